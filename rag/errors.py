@@ -1,0 +1,34 @@
+"""The project's exceptions: few, with messages a user can act on.
+
+The CLI prints them and exits non-zero; the API maps them to status codes in one place.
+"""
+
+
+class RagError(Exception):
+    """Base class for every error this project raises on purpose."""
+
+
+class CorpusError(RagError):
+    """A source file cannot be read as article text (not UTF-8, empty, binary, missing)."""
+
+
+class IndexStateError(RagError):
+    """The index is missing, corrupt, or was built with other settings."""
+
+
+class EmbedderError(RagError):
+    """The embedding model cannot be loaded or used."""
+
+
+class LLMError(RagError):
+    """An LLM backend failed; the message names the backend and the cause."""
+
+    def __init__(self, backend: str, cause: str, *, timeout: bool = False) -> None:
+        super().__init__(f"LLM backend '{backend}' failed: {cause}")
+        self.backend = backend
+        self.cause = cause
+        self.timeout = timeout
+
+
+class InvalidRequestError(RagError):
+    """A request the service understood but cannot serve (bad filter, unknown client...)."""
