@@ -1,0 +1,188 @@
+"""The `rag` command: ingest, search, eval (and, as they land, ask and serve)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rag.config import SearchMode, Settings
+from rag.errors import RagError
+
+app = typer.Typer(
+    help="Question answering with cited passages over Chinese news reports.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+SourceOpt = Annotated[Path | None, typer.Option("--source", help="Folder of .txt/.md articles.")]
+IndexOpt = Annotated[Path | None, typer.Option("--index", help="Index folder.")]
+KOpt = Annotated[int, typer.Option("--k", min=1, max=50, help="Passages to return.")]
+ModeOpt = Annotated[str, typer.Option("--mode", help="hybrid, dense or bm25.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def settings_from(source: Path | None = None, index: Path | None = None) -> Settings:
+    overrides = {}
+    if source is not None:
+        overrides["source_dir"] = source
+    if index is not None:
+        overrides["index_dir"] = index
+    return Settings(**overrides)
+
+
+def fail(message: str) -> typer.Exit:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    return typer.Exit(code=1)
+
+
+def check_mode(mode: str) -> SearchMode:
+    if mode not in ("hybrid", "dense", "bm25"):
+        raise fail(f"unknown --mode '{mode}': use hybrid, dense or bm25")
+    return mode  # type: ignore[return-value]
+
+
+@app.command()
+def ingest(
+    source: SourceOpt = None,
+    index: IndexOpt = None,
+    force: Annotated[bool, typer.Option("--force", help="Rebuild even if up to date.")] = False,
+) -> None:
+    """Read the corpus, chunk, embed and index it (skipped when the index is up to date)."""
+    from rag.embedding import build_embedder
+    from rag.index import build_index, load_index
+    from rag.index.builder import stale_reasons
+
+    settings = settings_from(source, index)
+    try:
+        embedder = build_embedder(settings)
+        if not force:
+            try:
+                manifest = load_index(settings.index_dir).manifest
+                if not stale_reasons(settings, embedder, manifest):
+                    typer.echo(
+                        f"index in {settings.index_dir} is up to date: {manifest.documents} "
+                        f"articles, {manifest.chunks} chunks (use --force to rebuild)"
+                    )
+                    return
+            except RagError:
+                pass
+        report = build_index(settings, embedder, progress=True)
+    except RagError as exc:
+        raise fail(str(exc)) from exc
+    m = report.manifest
+    typer.echo(f"read {len(m.files)} files from {settings.source_dir}: {', '.join(m.files)}")
+    for name, reason in report.skipped.items():
+        typer.secho(f"skipped {name}: {reason}", fg=typer.colors.YELLOW, err=True)
+    typer.echo(
+        f"indexed {m.documents} articles as {m.chunks} chunks ({m.dense_index} FAISS + BM25) "
+        f"in {report.seconds:.1f}s ({m.chunks / max(report.embed_seconds, 1e-9):.1f} chunks/s "
+        f"embedding) -> {settings.index_dir}"
+    )
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="The question or keywords.")],
+    k: KOpt = 5,
+    mode: ModeOpt = "hybrid",
+    source: Annotated[list[str] | None, typer.Option("--source", help="Only this source file (repeatable).")] = None,
+    index: IndexOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show the passages that best match QUERY."""
+    from rag.retrieval import Filters
+    from rag.schemas import SearchResult
+    from rag.services import Services
+
+    if not query.strip():
+        raise fail("the query is empty")
+    search_mode = check_mode(mode)
+    try:
+        services = Services.start(settings_from(index=index))
+        hits = services.retriever.search(
+            query, k=k, mode=search_mode, filters=Filters(source=source) if source else None
+        )
+    except RagError as exc:
+        raise fail(str(exc)) from exc
+    result = SearchResult(query=query, mode=search_mode, hits=hits)
+    if as_json:
+        typer.echo(result.model_dump_json(indent=2))
+        return
+    if not hits:
+        typer.echo("no passage matches")
+    for rank, hit in enumerate(hits, start=1):
+        heading = f"{hit.title} › {hit.section}" if hit.section else hit.title
+        typer.secho(f"[{rank}] {hit.score:.4f}  {heading}  ({hit.source})", bold=True)
+        typer.echo(f"    {hit.text}\n")
+
+
+@app.command("eval")
+def evaluate(
+    questions: Annotated[Path, typer.Argument(help="Question set (JSON lines).")] = Path(
+        "evals/questions.jsonl"
+    ),
+    mode: ModeOpt = "hybrid",
+    k: KOpt = 5,
+    index: IndexOpt = None,
+    results: Annotated[Path, typer.Option("--results", help="Folder for full results.")] = Path(
+        "evals/results"
+    ),
+    as_json: JsonOpt = False,
+) -> None:
+    """Run a question set and print retrieval metrics per question type."""
+    from rag.evaluation import (
+        evaluate_retrieval,
+        load_questions,
+        summarize_retrieval,
+        write_results,
+    )
+    from rag.services import Services
+
+    search_mode = check_mode(mode)
+    try:
+        qs = load_questions(questions)
+        services = Services.start(settings_from(index=index))
+        started = time.perf_counter()
+        records = evaluate_retrieval(services.retriever, qs, search_mode)
+    except RagError as exc:
+        raise fail(str(exc)) from exc
+    summary = summarize_retrieval(records, k)
+    payload = {
+        "questions": str(questions),
+        "mode": search_mode,
+        "k": k,
+        "index": services.bundle.manifest.model_dump(),
+        "retrieval": summary,
+        "seconds": round(time.perf_counter() - started, 2),
+        "records": [r.model_dump() for r in records],
+    }
+    path = write_results(results, f"eval-{search_mode}", payload)
+    if as_json:
+        typer.echo(json.dumps({k_: v for k_, v in payload.items() if k_ != "records"}, ensure_ascii=False, indent=2))
+        return
+    print_table(f"retrieval ({search_mode}, {len(records)} answerable questions)", summary)
+    typer.echo(f"full results: {path}")
+
+
+def print_table(title: str, summary: dict[str, dict[str, float]]) -> None:
+    columns = list(next(iter(summary.values())).keys())
+    typer.secho(title, bold=True)
+    typer.echo(f"{'type':<10}" + "".join(f"{c:>14}" for c in columns))
+    for name, row in summary.items():
+        cells = "".join(
+            f"{v:>14.3f}" if isinstance(v, float) else f"{v:>14}" for v in row.values()
+        )
+        typer.echo(f"{name:<10}{cells}")
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    try:
+        app()
+    except RagError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        sys.exit(1)

@@ -1,0 +1,155 @@
+"""Build, load and check the index: the one place that knows all its parts."""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from rag.chunking import ChunkingParams, chunk_documents
+from rag.config import Settings
+from rag.corpus import read_corpus
+from rag.corpus.files import corpus_checksum
+from rag.embedding import Embedder
+from rag.errors import IndexStateError
+from rag.index.dense import DenseIndex
+from rag.index.lexical import LexicalIndex, Tokenizer, corpus_user_words
+from rag.index.manifest import Manifest
+from rag.index.storage import current_generation, new_generation
+from rag.index.store import ChunkStore
+from rag.schemas import Chunk
+
+
+@dataclass
+class IndexBundle:
+    """A loaded index: everything retrieval needs, read once."""
+
+    manifest: Manifest
+    store: ChunkStore
+    dense: DenseIndex
+    lexical: LexicalIndex
+    folder: Path
+
+
+@dataclass
+class BuildReport:
+    manifest: Manifest
+    skipped: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+    embed_seconds: float = 0.0
+
+
+def chunking_params(settings: Settings) -> ChunkingParams:
+    return ChunkingParams(
+        size=settings.chunk_size, max_chars=settings.chunk_max_chars, overlap=settings.chunk_overlap
+    )
+
+
+def passage_text(chunk: Chunk) -> str:
+    """What is embedded and BM25-indexed: the chunk with its article title and section."""
+    context = " ".join(part for part in (chunk.title, chunk.section) if part)
+    return f"{context}\n{chunk.text}" if context else chunk.text
+
+
+def embed_chunks(
+    chunks: list[Chunk], embedder: Embedder, batch_size: int, progress: bool
+) -> np.ndarray:
+    texts = [passage_text(c) for c in chunks]
+    parts = []
+    with tqdm(
+        total=len(texts), desc="embedding", unit="chunk", disable=not progress, file=sys.stderr
+    ) as bar:
+        for i in range(0, len(texts), batch_size):
+            parts.append(embedder.embed_passages(texts[i : i + batch_size]))
+            bar.update(len(parts[-1]))
+    if not parts:
+        return np.zeros((0, embedder.dim), dtype=np.float32)
+    return np.vstack(parts)
+
+
+def build_index(settings: Settings, embedder: Embedder, *, progress: bool = False) -> BuildReport:
+    """Read `settings.source_dir`, chunk, embed, index, and publish a new generation."""
+    started = time.perf_counter()
+    checksum = corpus_checksum(settings.source_dir)
+    corpus = read_corpus(settings.source_dir)
+    if not corpus.documents:
+        reasons = "; ".join(corpus.skipped.values()) or "no .txt or .md files"
+        raise IndexStateError(f"nothing to index in {settings.source_dir}: {reasons}")
+    params = chunking_params(settings)
+    chunks = chunk_documents(corpus.documents, params)
+    embed_started = time.perf_counter()
+    vectors = embed_chunks(chunks, embedder, settings.embedding_batch_size, progress)
+    embed_seconds = time.perf_counter() - embed_started
+    tokenizer = Tokenizer(corpus_user_words([d.text for d in corpus.documents]))
+    lexical = LexicalIndex.build([passage_text(c) for c in chunks], tokenizer)
+    dense = DenseIndex.build(vectors, settings.hnsw_threshold)
+    manifest = Manifest(
+        embedder=embedder.name,
+        dim=int(vectors.shape[1]),
+        chunk_size=params.size,
+        chunk_max_chars=params.max_chars,
+        chunk_overlap=params.overlap,
+        corpus_checksum=checksum,
+        files=corpus.files,
+        documents=len(corpus.documents),
+        chunks=len(chunks),
+        dense_index=dense.kind,
+        built_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        build_seconds=round(time.perf_counter() - started, 3),
+    )
+    with new_generation(settings.index_dir) as folder:
+        ChunkStore(corpus.documents, chunks).save(folder)
+        dense.save(folder)
+        lexical.save(folder)
+        manifest.save(folder)
+    return BuildReport(
+        manifest=manifest,
+        skipped=corpus.skipped,
+        seconds=time.perf_counter() - started,
+        embed_seconds=embed_seconds,
+    )
+
+
+def load_index(index_dir: Path) -> IndexBundle:
+    folder = current_generation(Path(index_dir))
+    try:
+        manifest = Manifest.load(folder)
+        store = ChunkStore.load(folder)
+        dense = DenseIndex.load(folder)
+        lexical = LexicalIndex.load(folder)
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise IndexStateError(f"index in {folder} is unreadable ({exc}): rebuild it") from exc
+    if not (len(store) == len(dense) == manifest.chunks):
+        raise IndexStateError(f"index in {folder} is inconsistent: rebuild it")
+    return IndexBundle(manifest=manifest, store=store, dense=dense, lexical=lexical, folder=folder)
+
+
+def stale_reasons(settings: Settings, embedder: Embedder, manifest: Manifest) -> list[str]:
+    params = chunking_params(settings)
+    return manifest.stale_reasons(
+        embedder=embedder.name,
+        chunk_params=(params.size, params.max_chars, params.overlap),
+        checksum=corpus_checksum(settings.source_dir),
+    )
+
+
+def ensure_index(
+    settings: Settings, embedder: Embedder, *, progress: bool = False, log=None  # noqa: ANN001
+) -> IndexBundle:
+    """Load the index, building it first when it is missing or stale."""
+    say = log or (lambda message: print(message, file=sys.stderr))
+    try:
+        bundle = load_index(settings.index_dir)
+        reasons = stale_reasons(settings, embedder, bundle.manifest)
+        if not reasons:
+            return bundle
+        say(f"index is stale ({'; '.join(reasons)}): rebuilding")
+    except IndexStateError as exc:
+        say(f"{exc}; building the index")
+    build_index(settings, embedder, progress=progress)
+    return load_index(settings.index_dir)
