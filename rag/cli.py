@@ -90,7 +90,9 @@ def search(
     query: Annotated[str, typer.Argument(help="The question or keywords.")],
     k: KOpt = 5,
     mode: ModeOpt = "hybrid",
-    source: Annotated[list[str] | None, typer.Option("--source", help="Only this source file (repeatable).")] = None,
+    source: Annotated[
+        list[str] | None, typer.Option("--source", help="Only this source file (repeatable).")
+    ] = None,
     index: IndexOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -163,7 +165,13 @@ def evaluate(
     }
     path = write_results(results, f"eval-{search_mode}", payload)
     if as_json:
-        typer.echo(json.dumps({k_: v for k_, v in payload.items() if k_ != "records"}, ensure_ascii=False, indent=2))
+        typer.echo(
+            json.dumps(
+                {k_: v for k_, v in payload.items() if k_ != "records"},
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
         return
     print_table(f"retrieval ({search_mode}, {len(records)} answerable questions)", summary)
     typer.echo(f"full results: {path}")
@@ -174,9 +182,7 @@ def print_table(title: str, summary: dict[str, dict[str, float]]) -> None:
     typer.secho(title, bold=True)
     typer.echo(f"{'type':<10}" + "".join(f"{c:>14}" for c in columns))
     for name, row in summary.items():
-        cells = "".join(
-            f"{v:>14.3f}" if isinstance(v, float) else f"{v:>14}" for v in row.values()
-        )
+        cells = "".join(f"{v:>14.3f}" if isinstance(v, float) else f"{v:>14}" for v in row.values())
         typer.echo(f"{name:<10}{cells}")
 
 

@@ -94,7 +94,9 @@ class RetrievalRecord(BaseModel):
     hits: list[str]
 
 
-def score_hits(question: Question, hits: list[Hit], needed: set[str]) -> tuple[int | None, int | None, int]:
+def score_hits(
+    question: Question, hits: list[Hit], needed: set[str]
+) -> tuple[int | None, int | None, int]:
     rank = chars = None
     read = 0
     for i, hit in enumerate(hits, start=1):

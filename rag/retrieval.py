@@ -104,7 +104,9 @@ class Retriever:
     ) -> list[tuple[int, float]]:
         """(row, score) pairs, best first."""
         if mode not in MODES:
-            raise InvalidRequestError(f"unknown search mode '{mode}': use one of {', '.join(MODES)}")
+            raise InvalidRequestError(
+                f"unknown search mode '{mode}': use one of {', '.join(MODES)}"
+            )
         allowed = self.allowed_rows(filters)
         if mode == "dense":
             scores, rows = self.bundle.dense.search(self.embed_query(query), n, allowed)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 
@@ -57,3 +59,28 @@ class SearchResult(BaseModel):
     query: str
     mode: str
     hits: list[Hit]
+
+
+class Citation(Hit):
+    """A passage cited in an answer as `[n]`."""
+
+    n: int
+
+
+class ChatMessage(BaseModel):
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class Answer(BaseModel):
+    """What `rag ask --json` prints and `POST /v1/ask` returns."""
+
+    question: str
+    answer: str
+    answerable: bool
+    citations: list[Citation] = Field(default_factory=list)
+    unsupported_sentences: list[str] = Field(default_factory=list)
+    llm: str
+    fallback: bool = Field(default=False, description="True when the extractive fallback answered")
+    notes: list[str] = Field(default_factory=list)
+    timings_ms: dict[str, float] = Field(default_factory=dict)

@@ -22,7 +22,9 @@ class Services:
     retriever: Retriever
 
     @classmethod
-    def start(cls, settings: Settings, *, build_if_needed: bool = True, progress: bool = False) -> Services:
+    def start(
+        cls, settings: Settings, *, build_if_needed: bool = True, progress: bool = False
+    ) -> Services:
         embedder = build_embedder(settings)
         if build_if_needed:
             bundle = ensure_index(settings, embedder, progress=progress)

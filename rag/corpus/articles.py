@@ -127,7 +127,14 @@ def _drafts(lines: list[Line]) -> list[_Draft]:
                 if draft is None:
                     draft = _Draft(title=_section_title(item))
                     drafts.append(draft)
-                elif not draft.has_body and not draft.blocks and not article_level or article_level and not draft.has_body and item[0].level == article_level + 1:
+                elif (
+                    not draft.has_body
+                    and not draft.blocks
+                    and not article_level
+                    or article_level
+                    and not draft.has_body
+                    and item[0].level == article_level + 1
+                ):
                     draft.subtitle.append(_section_title(item))
                 else:
                     draft.blocks.append(("heading", _section_title(item)))

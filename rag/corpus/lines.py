@@ -36,7 +36,9 @@ SURNAMES = set(
 _NAME = r"[\u4e00-\u9fff]{2,3}"
 _NAME_LIST = re.compile(rf"^{_NAME}(?:\s+{_NAME})*$")
 _CLOSING_BYLINE = re.compile(rf"^[（(]\s*{_NAME}(?:\s+{_NAME})*\s*[)）]$")
-_OPEN_BYLINE = re.compile(r"^(?:□|■|◎)|^【(?:作者|编辑|责任编辑|记者)[:：]|^(?:文|图|文/图|记者)[/:：]")
+_OPEN_BYLINE = re.compile(
+    r"^(?:□|■|◎)|^【(?:作者|编辑|责任编辑|记者)[:：]|^(?:文|图|文/图|记者)[/:：]"
+)
 _BYLINE_WORDS = re.compile(r"记者|通讯员|评论员|特约|摄影$|整理$|报道组")
 _CAPTION = re.compile(r"^图\s*\d|供图|图片.{0,20}提供|^[（(].{0,30}(?:摄|供图|提供)[)）]$|\S摄$")
 _CHROME = re.compile(
@@ -150,7 +152,11 @@ def classify_lines(raw_text: str) -> list[Line]:
     )
     result: list[Line] = []
     for i, line in enumerate(lines):
-        if i == 0 and line.kind in (Kind.BODY, Kind.FRAGMENT) and len(line.text) <= SUBTITLE_MAX_CHARS:
+        if (
+            i == 0
+            and line.kind in (Kind.BODY, Kind.FRAGMENT)
+            and len(line.text) <= SUBTITLE_MAX_CHARS
+        ):
             # The first line of a page is its title, even when it ends with "……".
             line = Line(Kind.HEADING, line.text)
         elif line.kind is Kind.HEADING and not line.level and i > first_body:

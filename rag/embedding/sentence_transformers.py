@@ -47,9 +47,11 @@ class SentenceTransformerEmbedder:
                 raise EmbedderError(
                     f"cannot load sentence-transformers model '{self._model_name}': {exc}"
                 ) from exc
-            dim = self._model.get_embedding_dimension() if hasattr(
-                self._model, "get_embedding_dimension"
-            ) else self._model.get_sentence_embedding_dimension()
+            dim = (
+                self._model.get_embedding_dimension()
+                if hasattr(self._model, "get_embedding_dimension")
+                else self._model.get_sentence_embedding_dimension()
+            )
             self.dim = int(dim or 0)
         return self
 

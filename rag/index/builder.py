@@ -139,7 +139,11 @@ def stale_reasons(settings: Settings, embedder: Embedder, manifest: Manifest) ->
 
 
 def ensure_index(
-    settings: Settings, embedder: Embedder, *, progress: bool = False, log=None  # noqa: ANN001
+    settings: Settings,
+    embedder: Embedder,
+    *,
+    progress: bool = False,
+    log=None,  # noqa: ANN001
 ) -> IndexBundle:
     """Load the index, building it first when it is missing or stale."""
     say = log or (lambda message: print(message, file=sys.stderr))

@@ -32,7 +32,9 @@ class Manifest(BaseModel):
     def load(cls, folder: Path) -> Manifest:
         return cls.model_validate_json((folder / "manifest.json").read_text("utf-8"))
 
-    def stale_reasons(self, *, embedder: str, chunk_params: tuple[int, int, int], checksum: str) -> list[str]:
+    def stale_reasons(
+        self, *, embedder: str, chunk_params: tuple[int, int, int], checksum: str
+    ) -> list[str]:
         reasons = []
         if self.format_version != FORMAT_VERSION:
             reasons.append(f"index format {self.format_version} != {FORMAT_VERSION}")

@@ -32,7 +32,9 @@ class ChunkStore:
 
     @classmethod
     def load(cls, folder: Path) -> ChunkStore:
-        documents = [Document.model_validate_json(line) for line in _lines(folder / "documents.jsonl")]
+        documents = [
+            Document.model_validate_json(line) for line in _lines(folder / "documents.jsonl")
+        ]
         chunks = [Chunk.model_validate_json(line) for line in _lines(folder / "chunks.jsonl")]
         return cls(documents, chunks)
 

@@ -1,0 +1,1 @@
+"""LLM clients behind one small interface, chosen by name from a registry."""
