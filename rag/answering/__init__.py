@@ -1,0 +1,1 @@
+"""Answering: prompts, LLM call, citation checking, abstention."""

@@ -1,0 +1,242 @@
+"""A client for any OpenAI-compatible `/chat/completions` endpoint (OpenAI, vLLM, llama.cpp...).
+
+Plain httpx rather than the `openai` SDK: the service needs only two calls, and owning the
+retry and error handling keeps every failure an `LLMError` that names the backend.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+
+from rag.errors import LLMError
+from rag.llm.base import GenerationRequest
+
+# A server may ask for a long pause; an interactive answer should not wait longer than this.
+MAX_RETRY_DELAY = 10.0
+
+
+class _Retryable(Exception):
+    """A failure worth another attempt (429, 5xx, network trouble, timeout)."""
+
+    def __init__(
+        self, cause: str, *, timeout: bool = False, retry_after: float | None = None
+    ) -> None:
+        super().__init__(cause)
+        self.cause = cause
+        self.timeout = timeout
+        self.retry_after = retry_after
+
+
+class OpenAIClient:
+    """Chat completions over HTTP, with retries and streaming. Thread-safe; call `close()`."""
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        api_key: str = "",
+        timeout: float = 60.0,
+        retries: int = 2,
+        backoff: float = 0.5,
+        temperature: float = 0.1,
+        max_tokens: int = 512,
+        name: str = "openai",
+    ) -> None:
+        self.name = name
+        self.url = base_url.rstrip("/") + "/chat/completions"
+        self.model = model
+        self.timeout = timeout
+        self.retries = max(0, retries)
+        self.backoff = backoff
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+        headers = {"Accept": "application/json"}
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
+        # One pooled client per object: connections are reused across requests.
+        self._http = httpx.Client(
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)), headers=headers
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> OpenAIClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def generate(self, request: GenerationRequest) -> str:
+        payload = self._payload(request, stream=False)
+        for attempt in range(self.retries + 1):
+            try:
+                response = self._http.post(self.url, json=payload)
+            except httpx.RequestError as exc:
+                failure = self._transport_failure(exc)
+            else:
+                try:
+                    self._check_status(response)
+                    return self._reply_content(response)
+                except _Retryable as exc:
+                    failure = exc
+            self._pause_or_raise(attempt, failure)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def stream(self, request: GenerationRequest) -> Iterator[str]:
+        payload = self._payload(request, stream=True)
+        for attempt in range(self.retries + 1):
+            yielded = False
+            try:
+                with self._http.stream("POST", self.url, json=payload) as response:
+                    if response.status_code >= 400:
+                        response.read()
+                        self._check_status(response)
+                    for piece in self._sse_pieces(response):
+                        yielded = True
+                        yield piece
+                return
+            except httpx.RequestError as exc:
+                failure = self._transport_failure(exc)
+            except _Retryable as exc:
+                failure = exc
+            # Once text reached the caller a retry would repeat it: fail instead.
+            if yielded:
+                cause = f"stream broke off: {failure.cause}"
+                raise LLMError(self.name, cause, timeout=failure.timeout)
+            self._pause_or_raise(attempt, failure)
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _payload(self, request: GenerationRequest, *, stream: bool) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "messages": [message.model_dump() for message in request.messages],
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+            "stream": stream,
+        }
+
+    def _pause_or_raise(self, attempt: int, failure: _Retryable) -> None:
+        """Sleep before the next attempt, or raise the final error when none is left."""
+        if attempt >= self.retries:
+            cause = failure.cause
+            if self.retries:
+                cause += f" (gave up after {attempt + 1} attempts)"
+            raise LLMError(self.name, cause, timeout=failure.timeout)
+        delay = failure.retry_after
+        if delay is None:
+            delay = self.backoff * 2**attempt
+        time.sleep(min(delay, MAX_RETRY_DELAY))
+
+    def _transport_failure(self, exc: httpx.RequestError) -> _Retryable:
+        if isinstance(exc, httpx.TimeoutException):
+            kind = "connecting" if isinstance(exc, httpx.ConnectTimeout) else "waiting"
+            return _Retryable(f"timed out {kind} ({self.timeout:g}s) at {self.url}", timeout=True)
+        if isinstance(exc, httpx.ConnectError):
+            return _Retryable(f"cannot connect to {self.url}: {exc}")
+        return _Retryable(f"network error talking to {self.url}: {type(exc).__name__}: {exc}")
+
+    def _check_status(self, response: httpx.Response) -> None:
+        """Raise _Retryable for 429/5xx and LLMError for other 4xx; pass 2xx/3xx."""
+        status = response.status_code
+        if status < 400:
+            return
+        cause = f"HTTP {status} from {self.url}: {_error_message(response)}"
+        if status == 429 or status >= 500:
+            raise _Retryable(cause, retry_after=_retry_after(response))
+        raise LLMError(self.name, cause)
+
+    def _reply_content(self, response: httpx.Response) -> str:
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise LLMError(
+                self.name, f"invalid JSON in reply: {exc}; body starts {response.text[:120]!r}"
+            ) from exc
+        try:
+            content = body["choices"][0]["message"]["content"]
+        except (KeyError, IndexError, TypeError) as exc:
+            raise LLMError(self.name, f"unexpected reply shape: {str(body)[:200]}") from exc
+        if not isinstance(content, str):
+            raise LLMError(self.name, f"reply has no text content: {str(body)[:200]}")
+        return content
+
+    def _sse_pieces(self, response: httpx.Response) -> Iterator[str]:
+        """Content pieces from a server-sent event stream, until `data: [DONE]`."""
+        got_content = False
+        data: list[str] = []
+        for line in _lines_then_blank(response.iter_lines()):
+            if line.startswith("data:"):
+                data.append(line[5:].removeprefix(" "))
+                continue
+            if line or not data:  # comment (": keep-alive"), other field, or empty event
+                continue
+            event, data = "\n".join(data), []
+            if event.strip() == "[DONE]":
+                return
+            piece = self._event_content(event)
+            if piece:
+                got_content = True
+                yield piece
+        if not got_content:
+            raise LLMError(self.name, "stream ended before any content (no [DONE])")
+
+    def _event_content(self, event: str) -> str | None:
+        try:
+            chunk = json.loads(event)
+        except ValueError as exc:
+            raise LLMError(
+                self.name, f"invalid JSON in stream event: {exc}; event {event[:120]!r}"
+            ) from exc
+        if not isinstance(chunk, dict):
+            raise LLMError(self.name, f"unexpected stream event: {event[:120]!r}")
+        if chunk.get("error"):
+            raise LLMError(self.name, f"error in stream: {_message_from(chunk)}")
+        choices = chunk.get("choices") or []  # usage-only chunks carry no choices
+        if not choices or not isinstance(choices[0], dict):
+            return None
+        delta = choices[0].get("delta") or {}
+        content = delta.get("content") if isinstance(delta, dict) else None
+        return content if isinstance(content, str) else None
+
+
+def _lines_then_blank(lines: Iterator[str]) -> Iterator[str]:
+    """The stream's lines plus a final blank one, so an unterminated last event is seen."""
+    yield from lines
+    yield ""
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """A numeric Retry-After in seconds (HTTP dates are rare here and ignored)."""
+    value = response.headers.get("retry-after", "").strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return max(0.0, seconds)
+
+
+def _error_message(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text.strip()[:200] or response.reason_phrase
+    return _message_from(body) if isinstance(body, dict) else str(body)[:200]
+
+
+def _message_from(body: dict[str, Any]) -> str:
+    """The human message of an error body: `{"error": {"message": ...}}` and its variants."""
+    error = body.get("error", body)
+    if isinstance(error, dict):
+        for key in ("message", "detail", "msg"):
+            if isinstance(error.get(key), str):
+                return error[key]
+    if isinstance(error, str):
+        return error
+    return str(body)[:200]

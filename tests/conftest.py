@@ -1,0 +1,56 @@
+"""Session fixtures: the real embedder and a real index of the seed corpus, built once."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from rag.config import Settings
+from rag.corpus import read_corpus
+from rag.embedding import build_embedder
+from rag.embedding.base import Embedder
+from rag.index import IndexBundle, build_index, load_index
+from rag.services import Services
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+QUESTIONS = ROOT / "evals" / "questions.jsonl"
+
+
+@pytest.fixture(scope="session")
+def seed_documents():
+    return read_corpus(SEEDS).documents
+
+
+@pytest.fixture(scope="session")
+def base_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    index_dir = tmp_path_factory.mktemp("index")
+    return Settings(source_dir=SEEDS, index_dir=index_dir, _env_file=None)
+
+
+@pytest.fixture(scope="session")
+def embedder(base_settings: Settings) -> Embedder:
+    return build_embedder(base_settings)
+
+
+@pytest.fixture(scope="session")
+def seed_bundle(base_settings: Settings, embedder: Embedder) -> IndexBundle:
+    build_index(base_settings, embedder)
+    return load_index(base_settings.index_dir)
+
+
+@pytest.fixture(scope="session")
+def services(base_settings: Settings, embedder: Embedder, seed_bundle: IndexBundle) -> Services:
+    return Services.from_parts(base_settings, embedder, seed_bundle)
+
+
+@pytest.fixture()
+def index_copy(base_settings: Settings, seed_bundle: IndexBundle, tmp_path: Path) -> Settings:
+    """Settings pointing at a private copy of the seed index and corpus (safe to modify)."""
+    shutil.copytree(base_settings.index_dir, tmp_path / "index")
+    shutil.copytree(SEEDS, tmp_path / "seeds")
+    return base_settings.model_copy(
+        update={"index_dir": tmp_path / "index", "source_dir": tmp_path / "seeds"}
+    )

@@ -1,0 +1,251 @@
+"""A scriptable fake OpenAI-compatible server on 127.0.0.1, for testing LLM clients.
+
+Each request consumes the next behaviour of the script; the last one repeats. With no
+script the server echoes the last user message. Use it through the `fake_llm` fixture:
+
+    from tests.fake_llm import fake_llm_fixture  # noqa: F401  (or: import fake_llm)
+
+    def test_x(fake_llm):
+        fake_llm.script(error(500), reply("ok"))
+        client = OpenAIClient(fake_llm.url, "m")
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+Behaviour = Callable[["_Handler", dict[str, Any]], None]
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]  # lower-case names
+    body: dict[str, Any]
+
+
+def _completion(text: str) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "model": "fake",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": text},
+                "finish_reason": "stop",
+            }
+        ],
+    }
+
+
+def _chunk(content: str | None, *, role: bool = False) -> bytes:
+    delta: dict[str, Any] = {"role": "assistant"} if role else {}
+    if content is not None:
+        delta["content"] = content
+    body = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "choices": [{"delta": delta}]}
+    return b"data: " + json.dumps(body, ensure_ascii=False).encode() + b"\n\n"
+
+
+def reply(text: str) -> Behaviour:
+    """A normal JSON completion."""
+
+    def run(handler: _Handler, body: dict[str, Any]) -> None:
+        handler.send_json(200, _completion(text))
+
+    return run
+
+
+def sse(pieces: list[str], *, done: bool = True, stall: float = 0.0) -> Behaviour:
+    """A streamed completion: a role-only chunk, a keep-alive comment, the pieces, [DONE].
+
+    With `done=False` the stream just stops after the pieces (a server that died mid-way);
+    `stall` seconds of silence after the pieces make a server that hangs mid-way.
+    """
+
+    def run(handler: _Handler, body: dict[str, Any]) -> None:
+        handler.start_stream()
+        handler.write(_chunk(None, role=True))
+        handler.write(b": keep-alive\n\n")
+        for piece in pieces:
+            handler.write(_chunk(piece))
+            handler.write(_chunk(""))  # empty deltas happen and must be skipped
+        if stall and handler.server.stopping.wait(stall):
+            return
+        if done:
+            handler.write(b"data: [DONE]\n\n")
+
+    return run
+
+
+def echo() -> Behaviour:
+    """The last user message back, streamed (two pieces) when the request asks for it."""
+
+    def run(handler: _Handler, body: dict[str, Any]) -> None:
+        users = [m["content"] for m in body.get("messages", []) if m.get("role") == "user"]
+        text = users[-1] if users else ""
+        if body.get("stream"):
+            half = len(text) // 2
+            sse([text[:half], text[half:]])(handler, body)
+        else:
+            reply(text)(handler, body)
+
+    return run
+
+
+def error(status: int, message: str = "boom", *, retry_after: str | None = None) -> Behaviour:
+    """An HTTP error with an OpenAI-style `{"error": {"message": ...}}` body."""
+
+    def run(handler: _Handler, body: dict[str, Any]) -> None:
+        headers = {"Retry-After": retry_after} if retry_after is not None else {}
+        handler.send_json(status, {"error": {"message": message, "type": "fake"}}, headers)
+
+    return run
+
+
+def slow(seconds: float, then: Behaviour | None = None) -> Behaviour:
+    """Say nothing for `seconds` (cut short when the server stops), then behave as `then`."""
+
+    def run(handler: _Handler, body: dict[str, Any]) -> None:
+        if handler.server.stopping.wait(seconds):
+            return
+        (then or reply("late"))(handler, body)
+
+    return run
+
+
+def raw(data: bytes, *, status: int = 200, content_type: str = "application/json") -> Behaviour:
+    """Exactly these bytes as the body (e.g. malformed JSON)."""
+
+    def run(handler: _Handler, body: dict[str, Any]) -> None:
+        handler.send_response(status)
+        handler.send_header("Content-Type", content_type)
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        handler.write(data)
+
+    return run
+
+
+def malformed_sse() -> Behaviour:
+    """A stream whose first event is not JSON."""
+
+    def run(handler: _Handler, body: dict[str, Any]) -> None:
+        handler.start_stream()
+        handler.write(b"data: {not json\n\n")
+        handler.write(_chunk("never seen"))
+        handler.write(b"data: [DONE]\n\n")
+
+    return run
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(self, fake: FakeLLM) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.fake = fake
+        self.stopping = threading.Event()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients hang up on purpose in these tests (timeouts); stay quiet."""
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """No per-request logging in test output."""
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw_body = self.rfile.read(length)
+        try:
+            body = json.loads(raw_body or b"{}")
+        except ValueError:
+            body = {"_raw": raw_body.decode("utf-8", "replace")}
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        behaviour = self.server.fake.record(Received(self.path, headers, body))
+        behaviour(self, body)
+
+    def send_json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(body, ensure_ascii=False).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.write(data)
+
+    def start_stream(self) -> None:
+        # HTTP/1.0 without Content-Length: the body ends when the connection closes.
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.send_header("Cache-Control", "no-cache")
+        self.end_headers()
+
+    def write(self, data: bytes) -> None:
+        self.wfile.write(data)
+        self.wfile.flush()
+
+
+class FakeLLM:
+    """The server plus its script and the requests it received."""
+
+    def __init__(self) -> None:
+        self.requests: list[Received] = []
+        self._script: list[Behaviour] = [echo()]
+        self._lock = threading.Lock()
+        self._server = _Server(self)
+        # A short poll interval: shutdown() waits for it, once per test.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        """The base URL clients take (`.../v1`; they append `/chat/completions`)."""
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    def script(self, *behaviours: Behaviour) -> None:
+        """Behaviours for the next requests, in order; the last one then repeats."""
+        with self._lock:
+            self._script = list(behaviours) or [echo()]
+
+    def record(self, received: Received) -> Behaviour:
+        with self._lock:
+            self.requests.append(received)
+            return self._script.pop(0) if len(self._script) > 1 else self._script[0]
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.stopping.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+@pytest.fixture(name="fake_llm")
+def fake_llm_fixture() -> Iterator[FakeLLM]:
+    """A running FakeLLM, stopped after the test."""
+    server = FakeLLM()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+# Either import works; `fake_llm_fixture` avoids ruff's F811 on test parameters.
+fake_llm = fake_llm_fixture

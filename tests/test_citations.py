@@ -1,0 +1,145 @@
+"""Citation markers: normalization, parsing into sentences, lexical support checking."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.answering.citations import (
+    CitedSentence,
+    check_support,
+    normalize_markers,
+    parse_citations,
+    split_sentences,
+    support_score,
+)
+
+PASSAGES = [
+    "涪口区组织4288名党员干部对村(社区)实行包片包干，实现全覆盖。",
+    "合作社带动农户发展特色种植，每户年均增收约2万元。",
+    "该镇新修硬化道路3条，总长12.5公里。",
+]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("增收[1]。", "增收[1]。"),
+        ("增收[1][3]。", "增收[1][3]。"),
+        ("增收[1, 3]。", "增收[1][3]。"),
+        ("增收[1,3]。", "增收[1][3]。"),
+        ("增收[1-3]。", "增收[1][2][3]。"),
+        ("增收【1】。", "增收[1]。"),
+        ("增收【1,2】。", "增收[1][2]。"),
+        ("增收【1、2】。", "增收[1][2]。"),
+        ("增收[^1]。", "增收[1]。"),
+        ("增收(来源1)。", "增收[1]。"),
+        ("增收（来源1）。", "增收[1]。"),
+        ("增收(来源: 1, 2)。", "增收[1][2]。"),
+        ("增收（来源：1、2）。", "增收[1][2]。"),
+        ("增收[来源1]。", "增收[1]。"),
+        ("Income rose (Source 1).", "Income rose [1]."),
+        ("Income rose [source: 2].", "Income rose [2]."),
+        ("增收^[1]。", "增收[1]。"),
+        ("增收［１］。", "增收[1]。"),
+        ("增收[1][来源2]【3】。", "增收[1][2][3]。"),
+    ],
+)
+def test_marker_forms_are_normalized(raw: str, expected: str) -> None:
+    assert normalize_markers(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "prose",
+    [
+        "2021年增收约2万元。",
+        "见[2021年数据]。",
+        "见[2021]年报。",
+        "第(1)项措施。",
+        "２０２１年，全镇增收。",
+        "共有[100]户。",
+        "4288名党员干部（占全区的一半）。",
+    ],
+)
+def test_prose_numbers_are_left_alone(prose: str) -> None:
+    assert normalize_markers(prose) == prose
+
+
+def test_split_keeps_trailing_markers_with_their_sentence() -> None:
+    text = (
+        "每户增收约2万元。[1] 新修道路3条[3]！他说：“很好。”[1][2]\n"
+        "The road is 12.5 km long. It opened [3]\n[2]"
+    )
+    assert split_sentences(text) == [
+        "每户增收约2万元。[1]",
+        "新修道路3条[3]！",
+        "他说：“很好。”[1][2]",
+        "The road is 12.5 km long.",
+        "It opened [3][2]",
+    ]
+
+
+def test_split_handles_semicolons_and_missing_final_punctuation() -> None:
+    assert split_sentences("修路；建桥;  通车") == ["修路；", "建桥;", "通车"]
+
+
+def test_parse_attaches_markers_and_drops_out_of_range() -> None:
+    answer = "全区4288名党员干部包片包干【1】。每户增收约2万元。[2][7] 新修道路3条[0][3]。"
+    parsed = parse_citations(answer, n_passages=3)
+    assert parsed.dropped_markers == 2
+    assert parsed.text == "全区4288名党员干部包片包干[1]。每户增收约2万元。[2] 新修道路3条[3]。"
+    assert parsed.sentences == [
+        CitedSentence("全区4288名党员干部包片包干。", [1]),
+        CitedSentence("每户增收约2万元。", [2]),
+        CitedSentence("新修道路3条。", [3]),
+    ]
+    assert parsed.cited == [1, 2, 3]
+
+
+def test_parse_cited_in_first_appearance_order_and_distinct() -> None:
+    parsed = parse_citations("甲[2][2]。乙[1-2]。", n_passages=2)
+    assert parsed.sentences[0].markers == [2]
+    assert parsed.sentences[1].markers == [1, 2]
+    assert parsed.cited == [2, 1]
+
+
+def test_verbatim_sentence_scores_one() -> None:
+    assert support_score("每户年均增收约2万元", PASSAGES[1]) == 1.0
+    assert support_score("涪口区组织4,288名党员干部", PASSAGES[0]) == 1.0
+
+
+def test_wrong_number_caps_the_score() -> None:
+    assert support_score("涪口区组织4200名党员干部对村(社区)实行包片包干", PASSAGES[0]) <= 0.3
+    assert support_score("每户年均增收约2.5万元", PASSAGES[1]) <= 0.3
+    assert support_score("总长12公里", PASSAGES[2]) <= 0.3  # 12 is not 12.5
+
+
+def test_unrelated_sentence_scores_low() -> None:
+    assert support_score("市民反映公交线路太少", PASSAGES[1]) < 0.2
+
+
+def test_check_support_flags_wrong_number_and_uncited_claims() -> None:
+    answer = (
+        "涪口区组织4288名党员干部对村(社区)实行包片包干[1]。"
+        "合作社带动每户年均增收约5万元[2]。"
+        "该镇还新建了一所小学。"
+        "综上所述：\n"
+        "是的。"
+    )
+    parsed = parse_citations(answer, n_passages=3)
+    assert check_support(parsed, PASSAGES) == [
+        "合作社带动每户年均增收约5万元。",
+        "该镇还新建了一所小学。",
+    ]
+
+
+def test_check_support_uses_the_best_cited_passage() -> None:
+    parsed = parse_citations("该镇新修硬化道路3条，总长12.5公里[1][3]。", n_passages=3)
+    assert check_support(parsed, PASSAGES) == []
+
+
+def test_check_support_threshold_is_a_parameter() -> None:
+    parsed = parse_citations("合作社带动农户发展特色种植，还办了培训班[2]。", n_passages=3)
+    score = support_score(parsed.sentences[0].text, PASSAGES[1])
+    assert 0.3 < score < 0.9
+    assert check_support(parsed, PASSAGES, threshold=score) == []
+    assert check_support(parsed, PASSAGES, threshold=0.9) == [parsed.sentences[0].text]

@@ -1,0 +1,61 @@
+"""Dense, BM25 and hybrid retrieval on the seed index."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from rag.errors import InvalidRequestError
+from rag.retrieval import Filters, reciprocal_rank_fusion
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
+def test_each_mode_finds_the_evidence(services, mode):
+    hits = services.retriever.search(
+        "涪口区有多少名党员干部对村(社区)实行包片包干?", k=5, mode=mode
+    )
+    assert any("4288名党员干部" in hit.text for hit in hits)
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+def test_english_question_reaches_chinese_passages(services):
+    hits = services.retriever.search(
+        "How many new Party members took the oath in Liuyang before July 1, 2021?", k=5
+    )
+    assert any("1856名新党员" in hit.text for hit in hits)
+
+
+def test_hits_are_exact_spans_with_context(services):
+    for hit in services.retriever.search("醴陵玻璃椒种植面积", k=5):
+        document = services.bundle.store.document(hit.doc_id)
+        assert document.text[hit.start : hit.end] == hit.text
+        assert hit.title == document.title
+
+
+def test_source_filter_restricts_results(services):
+    source = "003_181a4f7009783c53.txt"
+    hits = services.retriever.search("党员", k=10, filters=Filters(source=source))
+    assert hits and {h.source for h in hits} == {source}
+    assert services.retriever.search("党员", k=5, filters=Filters(source="nope.txt")) == []
+
+
+def test_unknown_filter_field_is_rejected():
+    with pytest.raises(ValidationError):
+        Filters.model_validate({"colour": "red"})
+
+
+def test_unknown_mode_is_rejected(services):
+    with pytest.raises(InvalidRequestError, match="hybrid, dense, bm25"):
+        services.retriever.search("党员", mode="fuzzy")
+
+
+def test_query_vectors_are_cached(services):
+    first = services.retriever.embed_query("北塔区集体经济收入")
+    assert services.retriever.embed_query("北塔区集体经济收入") is first
+    assert np.isclose(np.linalg.norm(first), 1.0, atol=1e-4)
+
+
+def test_reciprocal_rank_fusion_rewards_agreement():
+    fused = reciprocal_rank_fusion([[1, 2, 3], [3, 1, 4]], k=60)
+    assert [row for row, _ in fused][:2] == [1, 3]
