@@ -1,4 +1,4 @@
-"""Wire the configured parts together once: embedder, index, retriever.
+"""Wire the configured parts together once: embedder, index, retriever, answerer.
 
 The CLI and the API both start from `Services.start(settings)`; tests can build a
 `Services` from parts of their own.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rag.answering.pipeline import Answerer
 from rag.config import Settings
 from rag.embedding import Embedder, build_embedder
 from rag.index import IndexBundle, ensure_index, load_index
@@ -20,6 +21,7 @@ class Services:
     embedder: Embedder
     bundle: IndexBundle
     retriever: Retriever
+    answerer: Answerer
 
     @classmethod
     def start(
@@ -41,4 +43,10 @@ class Services:
             rrf_k=settings.rrf_k,
             cache_size=settings.query_cache_size,
         )
-        return cls(settings=settings, embedder=embedder, bundle=bundle, retriever=retriever)
+        return cls(
+            settings=settings,
+            embedder=embedder,
+            bundle=bundle,
+            retriever=retriever,
+            answerer=Answerer(settings, retriever),
+        )

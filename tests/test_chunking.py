@@ -37,7 +37,7 @@ def test_neighbouring_chunks_overlap_by_one_sentence(seed_documents):
     chunks = chunk_documents(seed_documents[:1], ChunkingParams(size=120, overlap=1))
     pairs = [
         (a, b)
-        for a, b in zip(chunks, chunks[1:])
+        for a, b in zip(chunks, chunks[1:], strict=False)
         if a.section == b.section and len(sentence_spans(a.text, 0, len(a.text))) > 1
     ]
     assert pairs

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import bm25s
 import jieba
+import jieba.posseg
 import numpy as np
 
 jieba.setLogLevel(logging.WARNING)
@@ -69,6 +70,28 @@ STOPWORDS = frozenset(
         "是否",
         "有没有",
         "请问",
+        "分别",
+        "各自",
+        "哪一年",
+        "哪年",
+        "哪所",
+        "哪家",
+        "哪里",
+        "何时",
+        "什么样",
+        "有哪些",
+        "哪种",
+        "具体",
+        "主要",
+        "情况",
+        "方面",
+        "一些",
+        "怎么样",
+        "多大",
+        "多长",
+        "多久",
+        "几个",
+        "什么时候",
         "the",
         "a",
         "an",
@@ -111,9 +134,14 @@ class Tokenizer:
 
     def __init__(self, user_words: list[str] | None = None) -> None:
         self._jieba = jieba.Tokenizer()
+        self._pos = jieba.posseg.POSTokenizer(self._jieba)
         self.user_words = sorted(set(user_words or []))
         for word in self.user_words:
             self._jieba.add_word(word, freq=2000)
+
+    def tagged_words(self, text: str) -> list[tuple[str, str]]:
+        """(word, part-of-speech) pairs, for reading a question's structure."""
+        return [(p.word, p.flag) for p in self._pos.lcut(text) if p.word.strip()]
 
     def tokenize(self, text: str) -> list[str]:
         tokens = (t.strip().lower() for t in self._jieba.lcut_for_search(text))

@@ -1,0 +1,207 @@
+"""The answer pipeline: retrieve -> gate on evidence -> prompt -> LLM -> check -> Answer.
+
+`answer()` returns the whole result; `stream()` yields the same result as events
+(passages first, then answer pieces, then the checked answer) for SSE clients.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from rag.answering.abstention import AbstentionPolicy, Verdict
+from rag.answering.citations import check_support, parse_citations
+from rag.answering.evidence import EvidenceScorer
+from rag.answering.prompts import PromptBook
+from rag.config import Settings
+from rag.errors import InvalidRequestError, LLMError
+from rag.llm.base import GenerationRequest, LLMClient
+from rag.llm.extractive import ExtractiveClient
+from rag.llm.registry import ClientRegistry
+from rag.retrieval import Filters, Retriever
+from rag.schemas import Answer, ChatMessage, Citation, Hit
+
+EVIDENCE_SENTENCES = 8
+# A model that declines in words ("资料中没有提及") has declined, whatever it cites.
+_DECLINE = re.compile(
+    r"(?:资料|材料|文中|上述|以上)[^。]{0,12}(?:没有|未|并未|无)(?:提及|提到|涉及|说明|包含|给出)|"
+    r"无法(?:回答|确定|得知)|not (?:mention|contain|provide|say)|cannot (?:answer|determine)",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class AnswerEvent:
+    """One server-sent event: `passages`, a `delta` of answer text, or the final `answer`."""
+
+    type: Literal["passages", "delta", "answer"]
+    data: Any
+
+
+class Answerer:
+    def __init__(
+        self,
+        settings: Settings,
+        retriever: Retriever,
+        *,
+        prompts: PromptBook | None = None,
+        registry: ClientRegistry | None = None,
+    ) -> None:
+        self.settings = settings
+        self.retriever = retriever
+        self.prompts = prompts or PromptBook.load(settings.prompts_dir)
+        self.scorer = EvidenceScorer(retriever)
+        self.policy = AbstentionPolicy(self.scorer)
+        self.extractive = ExtractiveClient(self.scorer)
+        self.registry = registry or ClientRegistry()
+        self.registry.register("extractive", lambda settings, **deps: self.extractive)
+        self._clients: dict[str, LLMClient] = {"extractive": self.extractive}
+        self._lock = threading.Lock()
+
+    # -- set-up --------------------------------------------------------------------------
+    def client(self, name: str | None) -> LLMClient:
+        """The named client, created once and reused (it may hold a connection pool)."""
+        name = name or self.settings.llm
+        with self._lock:
+            if name not in self._clients:
+                self._clients[name] = self.registry.create(name, self.settings)
+            return self._clients[name]
+
+    def check_question(self, question: str) -> str:
+        question = question.strip()
+        if not question:
+            raise InvalidRequestError("the question is empty")
+        limit = self.settings.max_question_chars
+        if len(question) > limit:
+            raise InvalidRequestError(
+                f"the question is {len(question)} characters long; the limit is {limit}"
+            )
+        return question
+
+    # -- steps ---------------------------------------------------------------------------
+    def judge(self, question: str, hits: list[Hit]) -> Verdict:
+        """Is there evidence for an answer in these passages at all?"""
+        candidates = self.extractive.candidates(question, hits)[:EVIDENCE_SENTENCES]
+        evidence = [f"{hits[c.n - 1].title} {hits[c.n - 1].section}\n{c.text}" for c in candidates]
+        return self.policy.judge(question, evidence)
+
+    def refusal(self, question: str, llm: str, note: str, timings: dict[str, float]) -> Answer:
+        return Answer(
+            question=question,
+            answer=self.prompts.refusal_for(question),
+            answerable=False,
+            llm=llm,
+            notes=[note],
+            timings_ms=timings,
+        )
+
+    def finish(
+        self,
+        question: str,
+        text: str,
+        hits: list[Hit],
+        llm: str,
+        timings: dict[str, float],
+        notes: list[str],
+        fallback: bool,
+    ) -> Answer:
+        """Normalize and check the citations, then decide answerable."""
+        parsed = parse_citations(text, len(hits))
+        unsupported = check_support(parsed, [hit.text for hit in hits])
+        if parsed.dropped_markers:
+            notes.append(f"removed {parsed.dropped_markers} citation(s) to no retrieved passage")
+        supported = [s for s in parsed.sentences if s.markers and s.text not in set(unsupported)]
+        if _DECLINE.search(parsed.text) and not supported:
+            return self.refusal(question, llm, "the model found no answer in the passages", timings)
+        if not supported:
+            return self.refusal(question, llm, "no sentence of the answer is supported", timings)
+        citations = [Citation(**hits[n - 1].model_dump(), n=n) for n in parsed.cited]
+        return Answer(
+            question=question,
+            answer=parsed.text,
+            answerable=True,
+            citations=citations,
+            unsupported_sentences=unsupported,
+            llm=llm,
+            fallback=fallback,
+            notes=notes,
+            timings_ms=timings,
+        )
+
+    # -- public --------------------------------------------------------------------------
+    def answer(
+        self,
+        question: str,
+        *,
+        k: int | None = None,
+        llm: str | None = None,
+        history: list[ChatMessage] | None = None,
+        filters: Filters | None = None,
+    ) -> Answer:
+        final = None
+        for event in self.stream(question, k=k, llm=llm, history=history, filters=filters):
+            if event.type == "answer":
+                final = event.data
+        assert final is not None
+        return final
+
+    def stream(
+        self,
+        question: str,
+        *,
+        k: int | None = None,
+        llm: str | None = None,
+        history: list[ChatMessage] | None = None,
+        filters: Filters | None = None,
+    ) -> Iterator[AnswerEvent]:
+        started = time.perf_counter()
+        question = self.check_question(question)
+        client = self.client(llm)  # unknown names fail before any work
+        hits = self.retriever.search(question, k=k or self.settings.top_k, filters=filters)
+        timings = {"retrieve": _ms(started)}
+        yield AnswerEvent("passages", hits)
+
+        verdict = self.judge(question, hits)
+        if not verdict.answerable:
+            timings.update(generate=0.0, total=_ms(started))
+            answer = self.refusal(question, client.name, verdict.reason, timings)
+            yield AnswerEvent("delta", answer.answer)
+            yield AnswerEvent("answer", answer)
+            return
+
+        generating = time.perf_counter()
+        request = GenerationRequest(
+            question=question,
+            passages=hits,
+            messages=self.prompts.answer_messages(question, hits, history),
+        )
+        pieces: list[str] = []
+        notes: list[str] = []
+        used, fallback = client, False
+        try:
+            for piece in client.stream(request):
+                pieces.append(piece)
+                yield AnswerEvent("delta", piece)
+        except LLMError as exc:
+            if self.settings.llm_fallback != "extractive" or client is self.extractive:
+                raise
+            notes.append(f"{exc}; answered by the extractive fallback")
+            used, fallback = self.extractive, True
+            pieces = []
+            for piece in self.extractive.stream(request):
+                pieces.append(piece)
+                yield AnswerEvent("delta", piece)
+        timings["generate"] = _ms(generating)
+        timings["total"] = _ms(started)
+        yield AnswerEvent(
+            "answer",
+            self.finish(question, "".join(pieces), hits, used.name, timings, notes, fallback),
+        )
+
+
+def _ms(since: float) -> float:
+    return round((time.perf_counter() - since) * 1000, 2)

@@ -1,0 +1,78 @@
+"""Prompt templates from `prompts/`, rendered into chat messages.
+
+Passages are numbered and fenced (<<< >>>) after the system instructions, so text inside
+an article is always quoted material, never an instruction.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.errors import RagError
+from rag.schemas import ChatMessage, Hit
+
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_LATIN = re.compile(r"[A-Za-z]")
+
+
+def question_language(text: str) -> str:
+    """'zh' or 'en': the language an answer (or a refusal) should be in."""
+    return "en" if len(_LATIN.findall(text)) > 2 * len(_CJK.findall(text)) else "zh"
+
+
+@dataclass(frozen=True)
+class PromptBook:
+    system: str
+    answer: str
+    passage: str
+    rewrite: str
+    refusal: dict[str, str]
+
+    @classmethod
+    def load(cls, folder: Path) -> PromptBook:
+        def read(name: str) -> str:
+            try:
+                return (folder / name).read_text("utf-8").strip()
+            except OSError as exc:
+                raise RagError(f"prompt file missing: {folder / name}") from exc
+
+        return cls(
+            system=read("system.md"),
+            answer=read("answer.md"),
+            passage=read("passage.md"),
+            rewrite=read("rewrite.md"),
+            refusal={"zh": read("refusal.zh.txt"), "en": read("refusal.en.txt")},
+        )
+
+    def render_passages(self, passages: list[Hit]) -> str:
+        return "\n\n".join(
+            self.passage.format(
+                n=n,
+                title=hit.title,
+                section=f" · {hit.section}" if hit.section else "",
+                # Fence markers inside an article must not close the quote early.
+                text=hit.text.replace("<<<", "‹‹‹").replace(">>>", "›››"),
+            )
+            for n, hit in enumerate(passages, start=1)
+        )
+
+    def answer_messages(
+        self, question: str, passages: list[Hit], history: list[ChatMessage] | None = None
+    ) -> list[ChatMessage]:
+        user = self.answer.format(passages=self.render_passages(passages), question=question)
+        return [
+            ChatMessage(role="system", content=self.system),
+            *(history or []),
+            ChatMessage(role="user", content=user),
+        ]
+
+    def rewrite_messages(self, question: str, history: list[ChatMessage]) -> list[ChatMessage]:
+        lines = "\n".join(f"{m.role}: {m.content}" for m in history if m.role != "system")
+        return [
+            ChatMessage(role="user", content=self.rewrite.format(history=lines, question=question))
+        ]
+
+    def refusal_for(self, question: str) -> str:
+        return self.refusal[question_language(question)]
