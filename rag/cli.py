@@ -123,6 +123,48 @@ def search(
         typer.echo(f"    {hit.text}\n")
 
 
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, in Chinese or English.")],
+    k: KOpt = 5,
+    llm: Annotated[
+        str | None, typer.Option("--llm", help="LLM client: extractive (default), openai, ...")
+    ] = None,
+    source: Annotated[
+        list[str] | None, typer.Option("--source", help="Only this source file (repeatable).")
+    ] = None,
+    index: IndexOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Answer QUESTION from the corpus, citing the passages it rests on."""
+    from rag.retrieval import Filters
+    from rag.services import Services
+
+    try:
+        services = Services.start(settings_from(index=index))
+        answer = services.answerer.answer(
+            question, k=k, llm=llm, filters=Filters(source=source) if source else None
+        )
+    except RagError as exc:
+        raise fail(str(exc)) from exc
+    if as_json:
+        typer.echo(answer.model_dump_json(indent=2))
+        return
+    typer.echo(answer.answer)
+    if answer.fallback:
+        typer.secho("(answered by the extractive fallback)", fg=typer.colors.YELLOW, err=True)
+    for note in answer.notes:
+        typer.secho(f"note: {note}", dim=True, err=True)
+    for sentence in answer.unsupported_sentences:
+        typer.secho(f"unsupported: {sentence}", fg=typer.colors.YELLOW, err=True)
+    if answer.citations:
+        typer.secho("\nsources:", bold=True)
+    for citation in answer.citations:
+        heading = f"{citation.title} › {citation.section}" if citation.section else citation.title
+        typer.secho(f"[{citation.n}] {heading}  ({citation.source})", bold=True)
+        typer.echo(f"    {citation.text}")
+
+
 @app.command("eval")
 def evaluate(
     questions: Annotated[Path, typer.Argument(help="Question set (JSON lines).")] = Path(
@@ -134,12 +176,18 @@ def evaluate(
     results: Annotated[Path, typer.Option("--results", help="Folder for full results.")] = Path(
         "evals/results"
     ),
+    answers: Annotated[
+        bool, typer.Option("--answers/--no-answers", help="Also answer and score answers.")
+    ] = True,
+    llm: Annotated[str | None, typer.Option("--llm", help="LLM client for answers.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Run a question set and print retrieval metrics per question type."""
+    """Run a question set: retrieval metrics, then answer metrics, per question type."""
     from rag.evaluation import (
+        evaluate_answers,
         evaluate_retrieval,
         load_questions,
+        summarize_answers,
         summarize_retrieval,
         write_results,
     )
@@ -151,17 +199,21 @@ def evaluate(
         services = Services.start(settings_from(index=index))
         started = time.perf_counter()
         records = evaluate_retrieval(services.retriever, qs, search_mode)
+        answer_records = evaluate_answers(services.answerer, qs, llm) if answers else []
     except RagError as exc:
         raise fail(str(exc)) from exc
     summary = summarize_retrieval(records, k)
+    answer_summary = summarize_answers(answer_records) if answer_records else {}
     payload = {
         "questions": str(questions),
         "mode": search_mode,
         "k": k,
         "index": services.bundle.manifest.model_dump(),
         "retrieval": summary,
+        "answers": answer_summary,
         "seconds": round(time.perf_counter() - started, 2),
         "records": [r.model_dump() for r in records],
+        "answer_records": [r.model_dump() for r in answer_records],
     }
     path = write_results(results, f"eval-{search_mode}", payload)
     if as_json:
@@ -174,6 +226,9 @@ def evaluate(
         )
         return
     print_table(f"retrieval ({search_mode}, {len(records)} answerable questions)", summary)
+    if answer_summary:
+        used = llm or services.settings.llm
+        print_table(f"answers ({used}, {len(answer_records)} questions)", answer_summary)
     typer.echo(f"full results: {path}")
 
 

@@ -187,3 +187,94 @@ def write_results(folder: Path, name: str, payload: dict) -> Path:
     path = folder / f"{name}-{stamp}.json"
     path.write_text(json.dumps(payload, ensure_ascii=False, indent=2, default=str), "utf-8")
     return path
+
+
+class AnswerRecord(BaseModel):
+    id: str
+    type: str
+    question: str
+    answer: str
+    answerable_expected: bool
+    answerable: bool
+    key_facts_found: int
+    key_facts_total: int
+    citations: int
+    citations_valid: bool
+    citations_with_evidence: int
+    generate_ms: float
+    total_ms: float
+
+
+def _markers(text: str) -> set[int]:
+    return {int(m) for m in re.findall(r"\[(\d{1,2})\]", text)}
+
+
+def evaluate_answers(
+    answerer, questions: list[Question], llm: str | None = None
+) -> list[AnswerRecord]:  # noqa: ANN001
+    """Answer every question and check the answers against key facts and the documents."""
+    store = answerer.retriever.bundle.store
+    records = []
+    for question in questions:
+        result = answerer.answer(question.question, llm=llm)
+        text = squash(re.sub(r"\[\d{1,2}\]", "", result.answer))
+        found = sum(squash(fact) in text for fact in question.key_facts)
+        numbers = {c.n for c in result.citations}
+        valid = _markers(result.answer) <= numbers and all(
+            (doc := store.document(c.doc_id)) is not None and doc.text[c.start : c.end] == c.text
+            for c in result.citations
+        )
+        records.append(
+            AnswerRecord(
+                id=question.id,
+                type=question.type,
+                question=question.question,
+                answer=result.answer,
+                answerable_expected=question.answerable,
+                answerable=result.answerable,
+                key_facts_found=found,
+                key_facts_total=len(question.key_facts),
+                citations=len(result.citations),
+                citations_valid=valid,
+                citations_with_evidence=sum(
+                    evidence_position(c.text, question.evidence) is not None
+                    for c in result.citations
+                ),
+                generate_ms=result.timings_ms.get("generate", 0.0),
+                total_ms=result.timings_ms.get("total", 0.0),
+            )
+        )
+    return records
+
+
+def summarize_answers(records: list[AnswerRecord]) -> dict[str, dict[str, float]]:
+    groups: dict[str, list[AnswerRecord]] = defaultdict(list)
+    for record in records:
+        groups[record.type].append(record)
+        groups["all"].append(record)
+    summary = {}
+    for name, group in sorted(groups.items(), key=lambda kv: (kv[0] == "all", kv[0])):
+        answerable = [r for r in group if r.answerable_expected]
+        unanswerable = [r for r in group if not r.answerable_expected]
+        cited = [r for r in answerable if r.citations]
+        summary[name] = {
+            "n": len(group),
+            "key_fact_coverage": _mean(
+                [r.key_facts_found / r.key_facts_total for r in answerable if r.key_facts_total]
+            ),
+            "fully_correct": _mean(
+                [float(r.key_facts_found == r.key_facts_total) for r in answerable]
+            ),
+            "citation_validity": _mean([float(r.citations_valid) for r in group]),
+            "citation_support": _mean([r.citations_with_evidence / r.citations for r in cited]),
+            "refused_unanswerable": _mean([float(not r.answerable) for r in unanswerable]),
+            "false_refusals": _mean([float(not r.answerable) for r in answerable]),
+            "generate_p50_ms": percentile([r.generate_ms for r in group], 50),
+            "total_p50_ms": percentile([r.total_ms for r in group], 50),
+            "total_p95_ms": percentile([r.total_ms for r in group], 95),
+        }
+    return summary
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else float("nan")
