@@ -234,11 +234,15 @@ def evaluate(
 
 def print_table(title: str, summary: dict[str, dict[str, float]]) -> None:
     columns = list(next(iter(summary.values())).keys())
+    widths = [max(len(c), 6) + 2 for c in columns]
     typer.secho(title, bold=True)
-    typer.echo(f"{'type':<10}" + "".join(f"{c:>14}" for c in columns))
+    typer.echo(f"{'type':<13}" + "".join(f"{c:>{w}}" for c, w in zip(columns, widths, strict=True)))
     for name, row in summary.items():
-        cells = "".join(f"{v:>14.3f}" if isinstance(v, float) else f"{v:>14}" for v in row.values())
-        typer.echo(f"{name:<10}{cells}")
+        cells = "".join(
+            f"{v:>{w}.3f}" if isinstance(v, float) else f"{v:>{w}}"
+            for v, w in zip(row.values(), widths, strict=True)
+        )
+        typer.echo(f"{name:<13}{cells}")
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -29,6 +29,7 @@ _UNIT = re.compile(
 )
 _PERSON_UNITS = "名人位"
 _WHEN = re.compile(r"哪一年|哪年|何时|什么时候|哪一月|几月|哪天|\bwhen\b|\bwhat year\b", re.I)
+_ACRONYM = re.compile(r"\b[A-Z]{2,6}\b")
 _DATE = re.compile(r"\d{1,4}\s*[年月日]")
 # Question words after which the asked-for thing is named ("什么职务", "哪所医学院"),
 # and before which it is named ("总收入是多少", "GDP是多少").
@@ -137,6 +138,10 @@ class AbstentionPolicy:
         if _WHEN.search(question) and not _DATE.search(best):
             return Verdict(False, "no date in the evidence")
         if profile.language == "en":
+            # Acronyms (GDP, CPI) are the one kind of English word Chinese text also uses.
+            for acronym in _ACRONYM.findall(question):
+                if acronym.lower() not in self._corpus_text:
+                    return Verdict(False, f"'{acronym}' appears nowhere in the corpus")
             return Verdict(True, "semantic retrieval evidence")
         if coverage < self.thresholds.min_coverage:
             return Verdict(False, f"evidence covers {coverage:.0%} of the question")

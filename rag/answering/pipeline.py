@@ -142,12 +142,8 @@ class Answerer:
         history: list[ChatMessage] | None = None,
         filters: Filters | None = None,
     ) -> Answer:
-        final = None
-        for event in self.stream(question, k=k, llm=llm, history=history, filters=filters):
-            if event.type == "answer":
-                final = event.data
-        assert final is not None
-        return final
+        events = self._run(question, k, llm, history, filters, streaming=False)
+        return [event.data for event in events if event.type == "answer"][0]
 
     def stream(
         self,
@@ -158,6 +154,19 @@ class Answerer:
         history: list[ChatMessage] | None = None,
         filters: Filters | None = None,
     ) -> Iterator[AnswerEvent]:
+        return self._run(question, k, llm, history, filters, streaming=True)
+
+    def _run(
+        self,
+        question: str,
+        k: int | None,
+        llm: str | None,
+        history: list[ChatMessage] | None,
+        filters: Filters | None,
+        *,
+        streaming: bool,
+    ) -> Iterator[AnswerEvent]:
+        """The pipeline; `streaming` picks the client's streaming call over `generate`."""
         started = time.perf_counter()
         question = self.check_question(question)
         client = self.client(llm)  # unknown names fail before any work
@@ -183,7 +192,7 @@ class Answerer:
         notes: list[str] = []
         used, fallback = client, False
         try:
-            for piece in client.stream(request):
+            for piece in client.stream(request) if streaming else [client.generate(request)]:
                 pieces.append(piece)
                 yield AnswerEvent("delta", piece)
         except LLMError as exc:
