@@ -9,8 +9,14 @@ from rag.errors import InvalidRequestError, LLMError
 from rag.evaluation import load_questions, squash
 from rag.services import Services
 from tests.conftest import QUESTIONS
-from tests.fake_llm import FakeLLM, error, reply, slow, sse
-from tests.fake_llm import fake_llm_fixture  # noqa: F401  (the fake_llm fixture)
+from tests.fake_llm import (
+    FakeLLM,
+    error,
+    fake_llm_fixture,  # noqa: F401  (the fake_llm fixture)
+    reply,
+    slow,
+    sse,
+)
 
 
 @pytest.fixture(scope="module")
