@@ -75,3 +75,12 @@ def test_empty_source_folder_is_refused(index_copy, embedder, tmp_path):
     with pytest.raises(IndexStateError, match="nothing to index"):
         build_index(index_copy.model_copy(update={"source_dir": empty}), embedder)
     assert load_index(index_copy.index_dir).manifest.chunks > 0
+
+
+def test_a_rebuild_embeds_only_new_passages(index_copy, embedder):
+    (index_copy.source_dir / "005_new.md").write_text(
+        "# 某镇新闻\n\n某镇今年修建村道12公里,惠及群众3000余人。\n", "utf-8"
+    )
+    report = build_index(index_copy, embedder)
+    assert report.embedded == 1
+    assert report.manifest.chunks == load_index(index_copy.index_dir).manifest.chunks

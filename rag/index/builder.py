@@ -42,6 +42,7 @@ class BuildReport:
     skipped: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
     embed_seconds: float = 0.0
+    embedded: int = 0  # chunks embedded anew (the rest reused the previous index's vectors)
 
 
 def chunking_params(settings: Settings) -> ChunkingParams:
@@ -56,20 +57,44 @@ def passage_text(chunk: Chunk) -> str:
     return f"{context}\n{chunk.text}" if context else chunk.text
 
 
+def reusable_vectors(index_dir: Path, embedder_name: str) -> dict[str, np.ndarray]:
+    """Vectors of the live index by passage text, when it was built with the same model.
+
+    A rebuild after adding or changing a file then embeds only the new passages.
+    """
+    try:
+        bundle = load_index(index_dir)
+    except IndexStateError:
+        return {}
+    if bundle.manifest.embedder != embedder_name:
+        return {}
+    vectors = bundle.dense.index.reconstruct_n(0, len(bundle.dense))
+    return {passage_text(c): vectors[i] for i, c in enumerate(bundle.store.chunks)}
+
+
 def embed_chunks(
-    chunks: list[Chunk], embedder: Embedder, batch_size: int, progress: bool
-) -> np.ndarray:
+    chunks: list[Chunk],
+    embedder: Embedder,
+    batch_size: int,
+    progress: bool,
+    known: dict[str, np.ndarray] | None = None,
+) -> tuple[np.ndarray, int]:
+    """Vectors for `chunks` (reusing `known` ones) and how many were embedded anew."""
     texts = [passage_text(c) for c in chunks]
-    parts = []
+    known = known or {}
+    missing = [t for t in dict.fromkeys(texts) if t not in known]
+    fresh: dict[str, np.ndarray] = {}
     with tqdm(
-        total=len(texts), desc="embedding", unit="chunk", disable=not progress, file=sys.stderr
+        total=len(missing), desc="embedding", unit="chunk", disable=not progress, file=sys.stderr
     ) as bar:
-        for i in range(0, len(texts), batch_size):
-            parts.append(embedder.embed_passages(texts[i : i + batch_size]))
-            bar.update(len(parts[-1]))
-    if not parts:
-        return np.zeros((0, embedder.dim), dtype=np.float32)
-    return np.vstack(parts)
+        for i in range(0, len(missing), batch_size):
+            batch = missing[i : i + batch_size]
+            fresh.update(zip(batch, embedder.embed_passages(batch), strict=True))
+            bar.update(len(batch))
+    if not texts:
+        return np.zeros((0, embedder.dim), dtype=np.float32), 0
+    vectors = np.vstack([fresh[t] if t in fresh else known[t] for t in texts])
+    return np.ascontiguousarray(vectors, dtype=np.float32), len(missing)
 
 
 def build_index(settings: Settings, embedder: Embedder, *, progress: bool = False) -> BuildReport:
@@ -83,7 +108,10 @@ def build_index(settings: Settings, embedder: Embedder, *, progress: bool = Fals
     params = chunking_params(settings)
     chunks = chunk_documents(corpus.documents, params)
     embed_started = time.perf_counter()
-    vectors = embed_chunks(chunks, embedder, settings.embedding_batch_size, progress)
+    known = reusable_vectors(settings.index_dir, embedder.name)
+    vectors, embedded = embed_chunks(
+        chunks, embedder, settings.embedding_batch_size, progress, known
+    )
     embed_seconds = time.perf_counter() - embed_started
     tokenizer = Tokenizer(corpus_user_words([d.text for d in corpus.documents]))
     lexical = LexicalIndex.build([passage_text(c) for c in chunks], tokenizer)
@@ -112,6 +140,7 @@ def build_index(settings: Settings, embedder: Embedder, *, progress: bool = Fals
         skipped=corpus.skipped,
         seconds=time.perf_counter() - started,
         embed_seconds=embed_seconds,
+        embedded=embedded,
     )
 
 
