@@ -22,12 +22,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from rag.answering.evidence import EvidenceScorer, QuestionProfile
+from rag.answering.evidence import UNIT, EvidenceScorer, QuestionProfile, figure_with_unit
 
-_UNIT = re.compile(
-    r"(?:多少|几)(亿元|万元|万人|万户|平方米|公里|[名人位个户家把项次场亩元所座条支件处辆台])"
-)
-_PERSON_UNITS = "名人位"
 _WHEN = re.compile(r"哪一年|哪年|何时|什么时候|哪一月|几月|哪天|\bwhen\b|\bwhat year\b", re.I)
 _ACRONYM = re.compile(r"\b[A-Z]{2,6}\b")
 _DATE = re.compile(r"\d{1,4}\s*[年月日]")
@@ -85,12 +81,6 @@ class Verdict:
     reason: str
 
 
-def _number_with_unit(unit: str) -> re.Pattern[str]:
-    units = _PERSON_UNITS if unit in _PERSON_UNITS else re.escape(unit)
-    pattern = f"[{units}]" if unit in _PERSON_UNITS else units
-    return re.compile(rf"\d[\d.,]*\s*(?:余|多)?\s*(?:万|亿)?\s*{pattern}")
-
-
 def question_focus(tagged: list[tuple[str, str]]) -> list[str]:
     """The nouns naming what is asked for ("职务", "总收入", "gdp"), from tagged words."""
     words = [w for w, _ in tagged]
@@ -99,7 +89,7 @@ def question_focus(tagged: list[tuple[str, str]]) -> list[str]:
         if word in _ASK_AFTER:
             window = [p for p in tagged[i + 1 : i + 4] if p[0] not in _FILLER]
         elif word in _ASK_BEFORE:
-            if i + 1 < len(words) and _UNIT.match(word + words[i + 1]):
+            if i + 1 < len(words) and UNIT.match(word + words[i + 1]):
                 continue  # "多少名": the unit check covers it
             window = [p for p in reversed(tagged[max(0, i - 4) : i]) if p[0] not in _FILLER]
         else:
@@ -132,8 +122,8 @@ class AbstentionPolicy:
             for text, c in zip(evidence, coverages, strict=True)
             if profile.language == "en" or c >= self.thresholds.answer_share * coverage
         )
-        unit = _UNIT.search(question)
-        if unit and not _number_with_unit(unit.group(1)).search(best):
+        unit = UNIT.search(question)
+        if unit and not figure_with_unit(unit.group(1)).search(best):
             return Verdict(False, f"no figure in '{unit.group(1)}' in the evidence")
         if _WHEN.search(question) and not _DATE.search(best):
             return Verdict(False, "no date in the evidence")

@@ -30,8 +30,29 @@ _WHO_QUESTION = re.compile(
     r"谁|哪位|哪些人|什么人|姓名|名字|\bwho\b|\bwhose\b|\bname", re.IGNORECASE
 )
 _DIGITS = re.compile(r"\d")
+# "多少名", "几个", "多少亿元": the unit the answer's figure must carry.
+UNIT = re.compile(
+    r"(?:多少|几)(亿元|万元|万人|万户|平方米|公里|[名人位个户家把项次场亩元所座条支件处辆台])"
+)
+# Questions that ask about several places or articles at once.
+_COMPARATIVE = re.compile(
+    r"分别|各自|各[有是为按涉]|和.{1,12}(?:都|各)|以及|respectively|\bboth\b|compar", re.I
+)
+_PLACE_SUFFIX = re.compile(r"(?:市|区|县|镇|乡|村|街道|社区|学院)$")
+_GENERIC_PLACE = re.compile(r"^(?:全|该|各|本|每|城|农|小|社)")
+_PERSON_UNITS = "名人位"
 _ROLE = re.compile(r"书记|主任|院长|部长|董事长|会长|市长|县长|区长|镇长|队长|教授|校长|经理|主席")
 _ASCII_WORD = re.compile(r"^[a-z]+$")
+
+
+def is_comparative(question: str) -> bool:
+    return bool(_COMPARATIVE.search(question))
+
+
+def figure_with_unit(unit: str) -> re.Pattern[str]:
+    """A number carrying `unit` ("3.5万名", "2000多户"); 名/人/位 count people alike."""
+    pattern = f"[{_PERSON_UNITS}]" if unit in _PERSON_UNITS else re.escape(unit)
+    return re.compile(rf"\d[\d.,]*\s*(?:余|多)?\s*(?:万|亿)?\s*{pattern}")
 
 
 @dataclass(frozen=True)
@@ -41,6 +62,7 @@ class QuestionProfile:
     weights: dict[str, float]  # content token -> IDF
     wants_number: bool
     wants_person: bool
+    units: tuple[str, ...] = ()
 
     @property
     def total_weight(self) -> float:
@@ -75,7 +97,26 @@ class EvidenceScorer:
             weights={t: self.idf(t) for t in tokens},
             wants_number=bool(_NUMBER_QUESTION.search(question)),
             wants_person=bool(_WHO_QUESTION.search(question)),
+            units=tuple(dict.fromkeys(m.group(1) for m in UNIT.finditer(question))),
         )
+
+    def places(self, question: str) -> list[str]:
+        """Place and organisation names in the question, in order ("涪口区", "浏阳")."""
+        names = []
+        for word, flag in self.bundle.lexical.tokenizer.tagged_words(question):
+            named = flag == "ns" or (len(word) >= 3 and _PLACE_SUFFIX.search(word))
+            if named and len(word) >= 2 and not _GENERIC_PLACE.match(word):
+                names.append(word)
+        return list(dict.fromkeys(names))
+
+    def mention_rank(self, doc_id: str, name: str) -> int:
+        """0: the article is about `name` (title, subtitle), 1: mentions it, 2: does not."""
+        document = self.bundle.store.document(doc_id)
+        if document is None:
+            return 2
+        if name in f"{document.title}{document.subtitle}":
+            return 0
+        return 1 if name in document.text else 2
 
     def coverage(self, profile: QuestionProfile, text: str) -> float:
         """Share of the question's IDF mass whose words appear in `text`."""
@@ -97,6 +138,8 @@ class EvidenceScorer:
         bonus = 0.0
         if profile.wants_number and _DIGITS.search(sentence):
             bonus += 0.15
+        if any(figure_with_unit(unit).search(sentence) for unit in profile.units):
+            bonus += 0.2
         if profile.wants_person and _ROLE.search(sentence):
             bonus += 0.1
         return bonus

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from rag.answering.abstention import AbstentionPolicy, Verdict
 from rag.answering.citations import check_support, parse_citations
-from rag.answering.evidence import EvidenceScorer
+from rag.answering.evidence import EvidenceScorer, is_comparative
 from rag.answering.prompts import PromptBook
 from rag.config import Settings
 from rag.errors import InvalidRequestError, LLMError
@@ -83,6 +83,29 @@ class Answerer:
         return question
 
     # -- steps ---------------------------------------------------------------------------
+    def retrieve(self, question: str, k: int, filters: Filters | None) -> list[Hit]:
+        """Top-k passages; a question comparing places gets the best passages of each.
+
+        "涪口区和北塔区分别…" would otherwise fill all k slots from whichever article
+        matches best, and the other place would go unanswered.
+        """
+        places = self.scorer.places(question) if is_comparative(question) else []
+        if len(places) < 2:
+            return self.retriever.search(question, k=k, filters=filters)
+        per_place = []
+        for place in places:
+            focused = question
+            for other in places:
+                if other != place:
+                    focused = focused.replace(other, "")
+            per_place.append(self.retriever.search(focused, k=k, filters=filters))
+        merged: dict[str, Hit] = {}
+        for rank in range(k):
+            for hits in per_place:
+                if rank < len(hits):
+                    merged.setdefault(hits[rank].chunk_id, hits[rank])
+        return list(merged.values())[:k]
+
     def judge(self, question: str, hits: list[Hit]) -> Verdict:
         """Is there evidence for an answer in these passages at all?"""
         candidates = self.extractive.candidates(question, hits)[:EVIDENCE_SENTENCES]
@@ -170,7 +193,7 @@ class Answerer:
         started = time.perf_counter()
         question = self.check_question(question)
         client = self.client(llm)  # unknown names fail before any work
-        hits = self.retriever.search(question, k=k or self.settings.top_k, filters=filters)
+        hits = self.retrieve(question, k or self.settings.top_k, filters)
         timings = {"retrieve": _ms(started)}
         yield AnswerEvent("passages", hits)
 

@@ -10,15 +10,11 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from rag.answering.evidence import EvidenceScorer, QuestionProfile
+from rag.answering.evidence import EvidenceScorer, QuestionProfile, is_comparative
 from rag.chunking import sentence_spans
 from rag.llm.base import GenerationRequest
 from rag.schemas import Hit
 
-# Questions that ask about several places or articles at once.
-_COMPARATIVE = re.compile(
-    r"分别|各自|各[有是为]|和.{1,12}(?:都|各)|以及|respectively|\bboth\b|compare", re.I
-)
 _BIGRAM_SPLIT = re.compile(r"\s+")
 
 
@@ -39,6 +35,11 @@ def _bigrams(text: str) -> set[str]:
 def _near_duplicate(a: str, b: str, threshold: float = 0.6) -> bool:
     x, y = _bigrams(a), _bigrams(b)
     return bool(x and y) and len(x & y) / min(len(x), len(y)) >= threshold
+
+
+def _same(a: Candidate, b: Candidate) -> bool:
+    """The same sentence (overlapping chunks repeat sentences) or a near-copy of it."""
+    return (a.doc_id, a.start) == (b.doc_id, b.start) or _near_duplicate(a.text, b.text)
 
 
 class ExtractiveClient:
@@ -87,24 +88,39 @@ class ExtractiveClient:
         if not ranked:
             return []
         chosen: list[Candidate] = [ranked[0]]
-        if _COMPARATIVE.search(question):
-            # One sentence from each of the best other articles before anything else.
-            for candidate in ranked:
-                if candidate.doc_id not in {c.doc_id for c in chosen}:
-                    chosen.append(candidate)
-                if len({c.doc_id for c in chosen}) >= 2:
-                    break
+        if is_comparative(question):
+            chosen = self._one_per_place(question, ranked) or chosen
         floor = ranked[0].score * self.relative_cutoff
         for candidate in ranked[1:]:
             if len(chosen) >= self.max_sentences or candidate.score < floor:
                 break
-            if any(
-                (c.doc_id, c.start) == (candidate.doc_id, candidate.start)
-                or _near_duplicate(c.text, candidate.text)
-                for c in chosen
-            ):
-                continue
-            chosen.append(candidate)
+            if not any(_same(c, candidate) for c in chosen):
+                chosen.append(candidate)
+        return chosen
+
+    def _one_per_place(self, question: str, ranked: list[Candidate]) -> list[Candidate]:
+        """For "X和Y分别…": the best sentence about each place named, in question order.
+
+        Without two names, the best sentence of each of the two best articles.
+        """
+        places = self.scorer.places(question)
+        chosen: list[Candidate] = []
+        if len(places) >= 2:
+            for place in places[: self.max_sentences]:
+                # The best sentence of the articles about the place, else of those naming it.
+                about = min(
+                    ranked, key=lambda c: (self.scorer.mention_rank(c.doc_id, place), -c.score)
+                )
+                if self.scorer.mention_rank(about.doc_id, place) < 2 and not any(
+                    _same(c, about) for c in chosen
+                ):
+                    chosen.append(about)
+            return chosen
+        for candidate in ranked:
+            if candidate.doc_id not in {c.doc_id for c in chosen}:
+                chosen.append(candidate)
+            if len(chosen) >= 2:
+                break
         return chosen
 
     def generate(self, request: GenerationRequest) -> str:

@@ -1,0 +1,139 @@
+"""Make a follow-up question ("那新建了多少个村部?") retrievable on its own.
+
+Retrieval sees one question, not the conversation, so a follow-up has to carry the names
+it leaves out. Without a model, the names (places, organisations, people) of the previous
+question are carried over; with an LLM client the model rewrites the question, and the
+carry-over is the fallback when it fails.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Protocol
+
+from rag.answering.pipeline import Answerer
+from rag.answering.prompts import question_language
+from rag.errors import LLMError
+from rag.llm.base import GenerationRequest, LLMClient
+from rag.schemas import ChatMessage
+
+logger = logging.getLogger("rag.answering")
+
+# jieba's tags for place, organisation, person and other proper names.
+NAME_TAGS = frozenset({"ns", "nt", "nr", "nz"})
+# A word ending in an administrative or institutional suffix, with at least two characters
+# before it (so 北塔区 and 湖南工程学院 count, while 该区, 小区 and 社区 do not).
+_SUFFIXED = re.compile(r"^[\u4e00-\u9fff]{2,}(?:市|区|县|镇|村|街道|社区|学院)$")
+# Signs that a question leans on the previous one: a leading connective, a pronoun, 呢.
+_LEANS = re.compile(
+    r"^\s*(?:那么|那|还有|另外|and\b|also\b|so\b|what about\b|how about\b)"
+    r"|它|他们|她们|该|这个|这些|其|呢"
+    r"|\b(?:it|its|they|their|them|there)\b",
+    re.IGNORECASE,
+)
+# What is left of "那么北塔区呢?" once names, connectives and punctuation are gone: nothing.
+_FILLER = re.compile(
+    r"^\s*(?:那么|那|还有)|^\s*(?:and|what about|how about)\b|呢|[\W_]", re.IGNORECASE
+)
+# Leading connectives dropped when names are prepended ("那新建了..." -> "涪口区，新建了...").
+_CONNECTIVE = re.compile(r"^\s*(?:那么|那|and\b|so\b)[\s,，、]*", re.IGNORECASE)
+SHORT_CHARS = 8
+_REWRITE_LABEL = re.compile(r"^(?:改写后的问题|问题|rewritten question|question)\s*[:：]\s*", re.I)
+_QUOTES = "\"'“”‘’「」『』"
+
+
+class Tagger(Protocol):
+    def tagged_words(self, text: str) -> list[tuple[str, str]]: ...
+
+
+def names(text: str, tokenizer: Tagger) -> list[str]:
+    """Proper names in `text`, in order of appearance, without repeats."""
+    found: list[str] = []
+    for word, tag in tokenizer.tagged_words(text):
+        if len(word) >= 2 and (tag in NAME_TAGS or _SUFFIXED.match(word)) and word not in found:
+            found.append(word)
+    return found
+
+
+def looks_like_follow_up(question: str, own_names: list[str]) -> bool:
+    compact = re.sub(r"[\W_]+", "", question)
+    return len(compact) <= SHORT_CHARS or bool(_LEANS.search(question)) or not own_names
+
+
+def contextualize(question: str, history: list[ChatMessage], tokenizer: Tagger) -> str:
+    """`question` with the names it leaves out of the conversation so far.
+
+    Each earlier user turn is resolved against the one before it, so a chain of follow-ups
+    keeps the names of the question that started it. A question made only of new names
+    ("北塔区呢?") asks the previous question about them instead.
+    """
+    previous: str | None = None
+    for message in history:
+        if message.role == "user" and message.content.strip():
+            previous = _resolve(message.content.strip(), previous, tokenizer)
+    return _resolve(question, previous, tokenizer) if previous else question
+
+
+def _resolve(question: str, previous: str | None, tokenizer: Tagger) -> str:
+    if previous is None:
+        return question
+    own = names(question, tokenizer)
+    before = names(previous, tokenizer)
+    rest = question
+    for name in own:
+        rest = rest.replace(name, "")
+    if own and not _FILLER.sub("", rest):
+        # Same question, other subject: swap the previous question's first name.
+        joined = "、".join(own)
+        return previous.replace(before[0], joined, 1) if before else f"{joined}，{previous}"
+    if not looks_like_follow_up(question, own):
+        return question
+    carried = [name for name in before if name not in question]
+    if not carried:
+        return question
+    body = _CONNECTIVE.sub("", question) or question
+    if question_language(question) == "en":
+        return f"{' '.join(carried)} {body}"
+    return f"{'、'.join(carried)}，{body}"
+
+
+def rewrite(
+    question: str,
+    history: list[ChatMessage],
+    *,
+    answerer: Answerer,
+    client: LLMClient,
+    tokenizer: Tagger,
+) -> str:
+    """The model's standalone version of `question`; the name carry-over if it fails."""
+    request = GenerationRequest(
+        question=question,
+        passages=[],
+        messages=answerer.prompts.rewrite_messages(question, history),
+    )
+    try:
+        reply = client.generate(request)
+    except LLMError as exc:
+        logger.warning("question rewrite failed, carrying names over instead: %s", exc)
+        return contextualize(question, history, tokenizer)
+    lines = [line.strip() for line in reply.splitlines() if line.strip()]
+    text = _REWRITE_LABEL.sub("", lines[0]).strip(_QUOTES).strip() if lines else ""
+    if not text or len(text) > answerer.settings.max_question_chars:
+        return contextualize(question, history, tokenizer)
+    return text
+
+
+def standalone_question(
+    answerer: Answerer, question: str, history: list[ChatMessage], llm: str | None = None
+) -> str:
+    """`question` made self-contained for retrieval, by the means the chosen client allows."""
+    if not any(m.role == "user" and m.content.strip() for m in history):
+        return question
+    tokenizer = answerer.retriever.bundle.lexical.tokenizer
+    client = answerer.client(llm)
+    if client is answerer.extractive:
+        resolved = contextualize(question, history, tokenizer)
+    else:
+        resolved = rewrite(question, history, answerer=answerer, client=client, tokenizer=tokenizer)
+    return resolved if len(resolved) <= answerer.settings.max_question_chars else question
