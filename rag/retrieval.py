@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
 
@@ -12,26 +13,59 @@ from rag.config import SearchMode
 from rag.embedding import Embedder
 from rag.errors import InvalidRequestError
 from rag.index import IndexBundle
-from rag.schemas import Hit
+from rag.schemas import Document, Hit
 
 MODES: tuple[str, ...] = ("hybrid", "dense", "bm25")
 
 
+_ISO_DATE = re.compile(r"^\d{4}(?:-\d{2}(?:-\d{2})?)?$")
+
+
 class Filters(BaseModel):
-    """Restrict retrieval before ranking. Unknown fields are an error, never ignored."""
+    """Restrict retrieval before ranking. Unknown fields are an error, never ignored.
+
+    Dates are ISO prefixes (2021, 2021-06, 2021-06-30) compared with the article's stated
+    date; an article dated only "2021" matches any filter touching that year.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     source: list[str] | None = None
     doc_id: list[str] | None = None
+    place: list[str] | None = None
+    since: str | None = None
+    until: str | None = None
 
-    @field_validator("source", "doc_id", mode="before")
+    @field_validator("source", "doc_id", "place", mode="before")
     @classmethod
     def _listify(cls, value: object) -> object:
         return [value] if isinstance(value, str) else value
 
+    @field_validator("since", "until")
+    @classmethod
+    def _iso(cls, value: str | None) -> str | None:
+        if value is not None and not _ISO_DATE.match(value):
+            raise ValueError(f"'{value}' is not a date: use YYYY, YYYY-MM or YYYY-MM-DD")
+        return value
+
     def is_empty(self) -> bool:
-        return not (self.source or self.doc_id)
+        return not (self.source or self.doc_id or self.place or self.since or self.until)
+
+    def admits(self, document: Document) -> bool:
+        meta = document.metadata
+        if self.source and document.source not in self.source:
+            return False
+        if self.doc_id and document.doc_id not in self.doc_id:
+            return False
+        if self.place and not any(p in meta.get("place", "") for p in self.place):
+            return False
+        date = meta.get("date", "")
+        if (self.since or self.until) and not date:
+            return False
+        # Compare on the shorter precision: "2021" is on or after "2021-06".
+        if self.since and date < self.since[: len(date)]:
+            return False
+        return not (self.until and date[: len(self.until)] > self.until)
 
 
 class _LRU:
@@ -90,13 +124,9 @@ class Retriever:
     def allowed_rows(self, filters: Filters | None) -> np.ndarray | None:
         if filters is None or filters.is_empty():
             return None
-        sources = set(filters.source or [])
-        doc_ids = set(filters.doc_id or [])
-        rows = [
-            i
-            for i, chunk in enumerate(self.bundle.store.chunks)
-            if (not sources or chunk.source in sources) and (not doc_ids or chunk.doc_id in doc_ids)
-        ]
+        store = self.bundle.store
+        admitted = {d.doc_id for d in store.documents if filters.admits(d)}
+        rows = [i for i, chunk in enumerate(store.chunks) if chunk.doc_id in admitted]
         return np.asarray(rows, dtype=np.int64)
 
     def ranked(

@@ -135,3 +135,15 @@ def test_reader_never_crashes_on_arbitrary_text(text):
     for document in parse_articles(text, "fuzz.txt"):
         for section in document.sections:
             assert 0 <= section.start <= section.end <= len(document.text)
+
+
+def test_metadata_found_in_the_text(seed_documents):
+    by_title = {d.title: d.metadata for d in seed_documents}
+    assert by_title["党建有活力 发展添动力"]["place"] == "涪口区"
+    assert by_title["让党旗在基层一线高高飘扬"]["place"] == "北塔区"
+    assert by_title["基层治理的桂阳模式"] == {
+        "place": "桂阳县",
+        "date": "2019",
+        "newspaper": "郴州日报",
+    }
+    assert by_title["浏阳以党建赋能县域发展实现高位再进位能级再升级"]["newspaper"] == "长沙晚报"

@@ -59,3 +59,18 @@ def test_query_vectors_are_cached(services):
 def test_reciprocal_rank_fusion_rewards_agreement():
     fused = reciprocal_rank_fusion([[1, 2, 3], [3, 1, 4]], k=60)
     assert [row for row, _ in fused][:2] == [1, 3]
+
+
+def test_place_and_date_filters(services):
+    hits = services.retriever.search("党员", k=10, filters=Filters(place="桂阳县"))
+    assert hits and {h.title for h in hits} == {"基层治理的桂阳模式"}
+    recent = services.retriever.search("党员", k=20, filters=Filters(since="2021-06"))
+    documents = {services.bundle.store.document(h.doc_id).metadata["date"] for h in recent}
+    assert recent and all(d >= "2021" for d in documents)
+    old = services.retriever.search("党员", k=20, filters=Filters(until="2019"))
+    assert {h.title for h in old} == {"基层治理的桂阳模式"}
+
+
+def test_bad_date_filter_is_rejected():
+    with pytest.raises(ValidationError, match="YYYY"):
+        Filters(since="last week")

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 
 from rag.corpus.lines import Kind, Line, classify_lines, is_name_list
+from rag.corpus.metadata import extract_metadata
 from rag.schemas import Document, Section
 
 _NUMBER_ONLY = re.compile(r"^[\d一二三四五六七八九十]+[.、]?$")
@@ -202,4 +203,7 @@ def _to_document(draft: _Draft, source: str, ordinal: int) -> Document:
 def parse_articles(raw_text: str, source: str) -> list[Document]:
     """Read one scraped page into its articles (empty list when it holds no body text)."""
     drafts = _drafts(classify_lines(raw_text))
-    return [_to_document(d, source, i) for i, d in enumerate(drafts)]
+    documents = [_to_document(d, source, i) for i, d in enumerate(drafts)]
+    for document in documents:
+        document.metadata = extract_metadata(document, raw_text)
+    return documents

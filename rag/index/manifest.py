@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: documents carry metadata (place, date, newspaper)
 
 
 class Manifest(BaseModel):
