@@ -80,8 +80,9 @@ def ingest(
         typer.secho(f"skipped {name}: {reason}", fg=typer.colors.YELLOW, err=True)
     typer.echo(
         f"indexed {m.documents} articles as {m.chunks} chunks ({m.dense_index} FAISS + BM25) "
-        f"in {report.seconds:.1f}s ({m.chunks / max(report.embed_seconds, 1e-9):.1f} chunks/s "
-        f"embedding) -> {settings.index_dir}"
+        f"in {report.seconds:.1f}s ({report.embedded} embedded at "
+        f"{report.embedded / max(report.embed_seconds, 1e-9):.1f} chunks/s, "
+        f"{m.chunks - report.embedded} reused) -> {settings.index_dir}"
     )
 
 
@@ -251,3 +252,47 @@ def main() -> None:  # pragma: no cover - console entry point
     except RagError as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         sys.exit(1)
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str | None, typer.Option("--host", help="Interface (default RAG_HOST or 127.0.0.1).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option("--port", min=1, max=65535, help="Port (default 8000).")
+    ] = None,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Worker processes.")] = 1,
+    index: IndexOpt = None,
+) -> None:
+    """Serve the HTTP API (OpenAI-compatible chat under /v1) until interrupted."""
+    import copy
+    import os
+
+    import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
+
+    from rag.embedding import build_embedder
+    from rag.index import ensure_index
+
+    if index is not None:
+        # Workers are new processes that read their settings from the environment.
+        os.environ["RAG_INDEX_DIR"] = str(index.resolve())
+    settings = settings_from(index=index)
+    try:
+        # Build here, once: N workers starting on a missing index would all build it.
+        ensure_index(settings, build_embedder(settings), progress=True)
+    except RagError as exc:
+        raise fail(str(exc)) from exc
+    log_config = copy.deepcopy(LOGGING_CONFIG)
+    # One line per request from rag.api replaces uvicorn's access log (no query strings).
+    log_config["loggers"]["rag"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    uvicorn.run(
+        "rag.api.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        log_config=log_config,
+        access_log=False,
+    )

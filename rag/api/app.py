@@ -1,0 +1,123 @@
+"""The FastAPI app factory: state on `app.state`, one request-context middleware, routers.
+
+`create_app()` with no arguments reads settings from `RAG_*` variables and loads the
+services at start-up, so `uvicorn --factory rag.api.app:create_app` (and each worker of
+`rag serve --workers N`) works on its own. Tests pass ready `services` to skip loading.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from rag.api.deps import require_api_key
+from rag.api.errors import install_error_handlers
+from rag.api.routes import ask, chat, documents, health, search
+from rag.config import Settings
+from rag.services import Services
+
+logger = logging.getLogger("rag.api")
+
+# A client's id is reused only if it cannot smuggle anything into a log line or header.
+_SANE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
+    """The API over `services`, or over services loaded (index built if needed) at start-up.
+
+    `settings` defaults to those of `services`; the API key is read from `settings`.
+    """
+    settings = settings or (services.settings if services else Settings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        loaded_here = app.state.services is None
+        if loaded_here:
+            # Blocking (model load, maybe an index build): keep the event loop free.
+            app.state.services = await run_in_threadpool(Services.start, settings)
+        yield
+        if loaded_here:
+            app.state.services = None
+
+    app = FastAPI(
+        title="rag",
+        summary="Cited answers over Chinese news on local governance.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.services = services
+    app.add_middleware(RequestContextMiddleware)
+    install_error_handlers(app)
+    app.include_router(health.router)
+    protected = [Depends(require_api_key)]
+    for module in (ask, search, documents, chat):
+        app.include_router(module.router, dependencies=protected)
+    return app
+
+
+class RequestContextMiddleware:
+    """A request id on every response, and one log line per request when it has finished.
+
+    Pure ASGI rather than BaseHTTPMiddleware: the line is written after a streamed body
+    ends, so it carries the timings the route recorded on `request.state` while streaming.
+    Headers are never logged (they hold the API key), nor the query string (the question).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        incoming = Headers(scope=scope).get("x-request-id", "")
+        request_id = incoming if _SANE_ID.match(incoming) else uuid.uuid4().hex
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        status = 500
+        response_started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                status, response_started = message["status"], True
+                MutableHeaders(scope=message)["X-Request-ID"] = request_id
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            logger.exception("unhandled error (request_id=%s)", request_id)
+            if not response_started:
+                response = JSONResponse({"detail": "internal server error"}, status_code=500)
+                await response(scope, receive, send_with_id)
+        finally:
+            self.log(scope, state, status, started)
+
+    @staticmethod
+    def log(scope: Scope, state: dict, status: int, started: float) -> None:
+        fields: dict[str, object] = {
+            "request_id": state.get("request_id"),
+            "method": scope["method"],
+            "path": scope["path"],
+            "status": status,
+            "ms": round((time.perf_counter() - started) * 1000, 1),
+        }
+        for step, value in (state.get("timings_ms") or {}).items():
+            if step in ("retrieve", "generate"):
+                fields[f"{step}_ms"] = value
+        if state.get("stream_error"):
+            fields["stream_error"] = state["stream_error"]
+        logger.info(" ".join(f"{k}={v}" for k, v in fields.items()), extra={"http": fields})

@@ -1,0 +1,40 @@
+"""Dependencies shared by the routes: the loaded services and the optional API key."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+
+from rag.config import Settings
+from rag.services import Services
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_services(request: Request) -> Services:
+    services: Services | None = request.app.state.services
+    if services is None:
+        raise HTTPException(503, "the service is starting: the index is not loaded yet")
+    return services
+
+
+def require_api_key(request: Request) -> None:
+    """With `RAG_API_KEY` set, `/v1/*` needs `Authorization: Bearer <key>`."""
+    key = get_settings(request).api_key
+    if not key:
+        return
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    # Constant-time comparison: response timing must not reveal how much of a guess matched.
+    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), key.encode()):
+        raise HTTPException(
+            401,
+            "missing or wrong API key: send 'Authorization: Bearer <key>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]

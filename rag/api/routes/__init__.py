@@ -1,0 +1,1 @@
+"""One router per domain: health, ask, search, documents, chat (OpenAI-compatible)."""

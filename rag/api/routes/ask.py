@@ -1,0 +1,78 @@
+"""`POST /v1/ask`: a cited answer as JSON, or as server-sent events with `stream: true`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from itertools import chain
+
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import State
+
+from rag.answering.followup import standalone_question
+from rag.answering.pipeline import AnswerEvent
+from rag.api.deps import ServicesDep
+from rag.api.schemas import AskRequest
+from rag.api.sse import SSE_HEADERS, StreamError, guarded, sse_event
+from rag.schemas import Answer
+
+router = APIRouter(prefix="/v1", tags=["answers"])
+
+STREAM_DOC = (
+    "With `stream: true`, `text/event-stream`: `passages` ({passages: [hit...]}), then "
+    "`delta` ({text}) per piece, then `answer` (the Answer); a backend failure after the "
+    "passages ends the stream with `error` ({detail, status})."
+)
+
+
+@router.post(
+    "/ask",
+    response_model=Answer,
+    description=STREAM_DOC,
+    responses={
+        200: {"content": {"text/event-stream": {}}},
+        422: {"description": "invalid question, k, llm or filters"},
+        502: {"description": "the LLM backend failed"},
+        504: {"description": "the LLM backend timed out"},
+    },
+)
+async def ask(
+    body: AskRequest, request: Request, services: ServicesDep
+) -> Answer | StreamingResponse:
+    answerer = services.answerer
+    question = answerer.check_question(body.question)  # a bad question is a 4xx, never a stream
+    # The service's own system prompt keeps answers grounded: callers cannot replace it.
+    history = [m for m in body.history or [] if m.role != "system"]
+    if history:
+        question = await run_in_threadpool(
+            standalone_question, answerer, question, history, body.llm
+        )
+    options = {"k": body.k, "llm": body.llm, "history": history, "filters": body.filters}
+    if not body.stream:
+        answer = await run_in_threadpool(answerer.answer, question, **options)
+        request.state.timings_ms = answer.timings_ms
+        return answer
+    events = answerer.stream(question, **options)
+    # Retrieval runs before the first event: its errors (unknown llm...) still get a status.
+    first = await run_in_threadpool(next, events, None)
+    rest = chain([first], events) if first is not None else events
+    return StreamingResponse(
+        _ask_events(rest, request.state), media_type="text/event-stream", headers=SSE_HEADERS
+    )
+
+
+def _ask_events(events: Iterator[AnswerEvent], state: State) -> Iterator[str]:
+    """Blocking: Starlette iterates it in a worker thread."""
+    for event in guarded(events, state):
+        if isinstance(event, StreamError):
+            yield sse_event({"detail": event.detail, "status": event.status}, "error")
+        elif event.type == "passages":
+            yield sse_event(
+                {"passages": [h.model_dump(mode="json") for h in event.data]}, "passages"
+            )
+        elif event.type == "delta":
+            yield sse_event({"text": event.data}, "delta")
+        else:
+            state.timings_ms = event.data.timings_ms
+            yield sse_event(event.data.model_dump(mode="json"), "answer")

@@ -1,0 +1,39 @@
+"""`GET /v1/search`: ranked passages, the same JSON as `rag search --json`."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from rag.api.deps import ServicesDep
+from rag.config import SearchMode
+from rag.errors import InvalidRequestError
+from rag.retrieval import Filters
+from rag.schemas import SearchResult
+
+router = APIRouter(prefix="/v1", tags=["search"])
+
+
+@router.get("/search", responses={422: {"description": "empty query, bad k or mode"}})
+async def search(
+    request: Request,
+    services: ServicesDep,
+    q: Annotated[str, Query(description="the question or keywords")],
+    k: Annotated[int, Query(ge=1, le=50, description="passages to return")] = 5,
+    mode: SearchMode = "hybrid",
+    source: Annotated[list[str] | None, Query(description="only these source files")] = None,
+    doc_id: Annotated[list[str] | None, Query(description="only these documents")] = None,
+) -> SearchResult:
+    if not q.strip():
+        raise InvalidRequestError("the query is empty")
+    limit = services.settings.max_question_chars
+    if len(q) > limit:
+        raise InvalidRequestError(f"the query is {len(q)} characters long; the limit is {limit}")
+    filters = Filters(source=source, doc_id=doc_id) if source or doc_id else None
+    started = time.perf_counter()
+    hits = await run_in_threadpool(services.retriever.search, q, k, mode, filters)
+    request.state.timings_ms = {"retrieve": round((time.perf_counter() - started) * 1000, 2)}
+    return SearchResult(query=q, mode=mode, hits=hits)

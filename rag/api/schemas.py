@@ -1,0 +1,177 @@
+"""Request and response shapes of the HTTP API.
+
+Answers, hits and search results are `rag.schemas` models, shared with the CLI's --json
+output; only what exists solely over HTTP is defined here.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from rag.retrieval import Filters
+from rag.schemas import ChatMessage, Citation, Section
+
+
+class AskRequest(BaseModel):
+    """`POST /v1/ask`. Unknown fields are an error: a misspelt option must not be ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    question: str
+    k: int = Field(default=5, ge=1, le=50, description="passages to retrieve")
+    llm: str | None = Field(default=None, description="LLM client name; default from settings")
+    history: list[ChatMessage] | None = Field(
+        default=None, description="earlier turns; system messages are ignored"
+    )
+    filters: Filters | None = None
+    stream: bool = Field(default=False, description="answer as server-sent events")
+
+
+class DocumentSummary(BaseModel):
+    doc_id: str
+    source: str
+    title: str
+    sections: list[Section]
+    chars: int
+    chunks: int
+
+
+class DocumentsResponse(BaseModel):
+    documents: list[DocumentSummary]
+
+
+class DocumentResponse(BaseModel):
+    """A whole article: citation offsets index into `text`."""
+
+    doc_id: str
+    source: str
+    title: str
+    text: str
+    sections: list[Section]
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+class Ready(BaseModel):
+    status: Literal["ready"] = "ready"
+    documents: int
+    chunks: int
+    embedder: str
+    llm: str
+    llm_clients: list[str]
+    dense_index: str
+
+
+# -- OpenAI-compatible chat completions -----------------------------------------------------
+
+
+class ContentPart(BaseModel):
+    """One part of a multi-part message; only text parts are read."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    type: str
+    text: str | None = None
+
+
+class ChatCompletionMessage(BaseModel):
+    """A message as chat UIs send it: content may be parts, roles may be tool/developer."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    role: str
+    content: str | list[ContentPart] | None = None
+
+    def to_chat(self) -> ChatMessage | None:
+        """The message as the answerer sees it; None for tool and function turns."""
+        role = "system" if self.role == "developer" else self.role
+        if role not in ("system", "user", "assistant"):
+            return None
+        if isinstance(self.content, list):
+            text = "\n".join(p.text for p in self.content if p.type == "text" and p.text)
+        else:
+            text = self.content or ""
+        return ChatMessage(role=role, content=text)
+
+
+class ChatCompletionRequest(BaseModel):
+    """`POST /v1/chat/completions`. Sampling options are accepted and ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    model: str | None = None
+    messages: list[ChatCompletionMessage] = Field(min_length=1)
+    stream: bool = False
+    temperature: float | None = None
+    max_tokens: int | None = None
+
+
+class AssistantMessage(BaseModel):
+    role: Literal["assistant"] = "assistant"
+    content: str
+
+
+class ChatChoice(BaseModel):
+    index: int = 0
+    message: AssistantMessage
+    finish_reason: Literal["stop"] = "stop"
+
+
+class ChatCompletion(BaseModel):
+    """An OpenAI chat.completion plus `citations`, `answerable` and the standalone question."""
+
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str
+    choices: list[ChatChoice]
+    citations: list[Citation]
+    answerable: bool
+    question: str = Field(description="the question as retrieved (follow-ups made standalone)")
+
+
+class ChunkDelta(BaseModel):
+    role: Literal["assistant"] | None = None
+    content: str | None = None
+
+
+class ChunkChoice(BaseModel):
+    index: int = 0
+    delta: ChunkDelta
+    finish_reason: Literal["stop"] | None = None
+
+
+class ChatCompletionChunk(BaseModel):
+    """One streamed piece; the last one also carries `citations` and `answerable`."""
+
+    id: str
+    object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
+    created: int
+    model: str
+    choices: list[ChunkChoice]
+    citations: list[Citation] | None = None
+    answerable: bool | None = None
+    question: str | None = None
+
+    def sse_data(self) -> dict[str, Any]:
+        """As OpenAI sends it: `finish_reason: null` kept, absent delta/extra fields left out."""
+        data = self.model_dump(mode="json", exclude_none=True)
+        for choice in data["choices"]:
+            choice.setdefault("finish_reason", None)
+        return data
+
+
+class ModelCard(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int = 0
+    owned_by: str = "rag"
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelCard]
