@@ -24,6 +24,31 @@ IndexOpt = Annotated[Path | None, typer.Option("--index", help="Index folder.")]
 KOpt = Annotated[int, typer.Option("--k", min=1, max=50, help="Passages to return.")]
 ModeOpt = Annotated[str, typer.Option("--mode", help="hybrid, dense or bm25.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+SourcesOpt = Annotated[
+    list[str] | None, typer.Option("--source", help="Only this source file (repeatable).")
+]
+PlaceOpt = Annotated[
+    list[str] | None, typer.Option("--place", help="Only articles about this place (repeatable).")
+]
+SinceOpt = Annotated[
+    str | None, typer.Option("--since", help="Articles dated on/after YYYY[-MM[-DD]].")
+]
+UntilOpt = Annotated[
+    str | None, typer.Option("--until", help="Articles dated on/before YYYY[-MM[-DD]].")
+]
+
+
+def make_filters(source, place, since, until):  # noqa: ANN001, ANN201 - CLI option values
+    """Filters from CLI options (None when none is given); bad dates exit with a message."""
+    from pydantic import ValidationError
+
+    from rag.retrieval import Filters
+
+    try:
+        filters = Filters(source=source, place=place, since=since, until=until)
+    except ValidationError as exc:
+        raise fail(exc.errors()[0]["msg"]) from exc
+    return None if filters.is_empty() else filters
 
 
 def settings_from(source: Path | None = None, index: Path | None = None) -> Settings:
@@ -91,25 +116,24 @@ def search(
     query: Annotated[str, typer.Argument(help="The question or keywords.")],
     k: KOpt = 5,
     mode: ModeOpt = "hybrid",
-    source: Annotated[
-        list[str] | None, typer.Option("--source", help="Only this source file (repeatable).")
-    ] = None,
+    source: SourcesOpt = None,
+    place: PlaceOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
     index: IndexOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Show the passages that best match QUERY."""
-    from rag.retrieval import Filters
     from rag.schemas import SearchResult
     from rag.services import Services
 
     if not query.strip():
         raise fail("the query is empty")
     search_mode = check_mode(mode)
+    filters = make_filters(source, place, since, until)
     try:
         services = Services.start(settings_from(index=index))
-        hits = services.retriever.search(
-            query, k=k, mode=search_mode, filters=Filters(source=source) if source else None
-        )
+        hits = services.retriever.search(query, k=k, mode=search_mode, filters=filters)
     except RagError as exc:
         raise fail(str(exc)) from exc
     result = SearchResult(query=query, mode=search_mode, hits=hits)
@@ -131,21 +155,20 @@ def ask(
     llm: Annotated[
         str | None, typer.Option("--llm", help="LLM client: extractive (default), openai, ...")
     ] = None,
-    source: Annotated[
-        list[str] | None, typer.Option("--source", help="Only this source file (repeatable).")
-    ] = None,
+    source: SourcesOpt = None,
+    place: PlaceOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
     index: IndexOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Answer QUESTION from the corpus, citing the passages it rests on."""
-    from rag.retrieval import Filters
     from rag.services import Services
 
+    filters = make_filters(source, place, since, until)
     try:
         services = Services.start(settings_from(index=index))
-        answer = services.answerer.answer(
-            question, k=k, llm=llm, filters=Filters(source=source) if source else None
-        )
+        answer = services.answerer.answer(question, k=k, llm=llm, filters=filters)
     except RagError as exc:
         raise fail(str(exc)) from exc
     if as_json:

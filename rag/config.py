@@ -56,5 +56,7 @@ class Settings(BaseSettings):
 
     # Service.
     api_key: str = ""
+    # Browser origins allowed to call the API (CORS); none by default.
+    cors_origins: list[str] = Field(default_factory=list)
     host: str = "127.0.0.1"
     port: int = 8000

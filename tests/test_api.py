@@ -588,3 +588,12 @@ def test_concurrent_asks_get_their_own_answers(api_url: str) -> None:
         answer = response.json()
         assert answer["question"] == question
         assert FACTS[question] in answer["answer"], question
+
+
+def test_cors_is_closed_by_default_and_configurable(services, http):
+    preflight = {"Origin": "https://example.org", "Access-Control-Request-Method": "POST"}
+    closed = http.options("/v1/ask", headers=preflight)
+    assert "access-control-allow-origin" not in closed.headers
+    with start_server(services, cors_origins=["https://example.org"]) as url:
+        opened = httpx.options(f"{url}/v1/ask", headers=preflight)
+        assert opened.headers["access-control-allow-origin"] == "https://example.org"
