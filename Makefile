@@ -6,7 +6,7 @@ STAMP   = $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install index serve test bench lint clean-index
+.PHONY: install index serve test bench lint clean-index chromium
 
 install: $(STAMP)
 
@@ -25,7 +25,11 @@ index: install
 serve: index
 	$(BIN)/rag serve --host $(HOST) --port $(PORT)
 
-test: install
+# The web page tests drive Debian's chromium (Playwright's own browser download is not used).
+chromium:
+	test -x /usr/bin/chromium || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium)
+
+test: install chromium
 	$(BIN)/pytest
 
 bench: index

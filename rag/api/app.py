@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rag.api.deps import require_api_key
 from rag.api.errors import install_error_handlers
-from rag.api.routes import ask, chat, documents, health, search
+from rag.api.routes import ask, chat, documents, health, search, web
 from rag.config import Settings
 from rag.services import Services
 
@@ -68,6 +68,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         )
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(web.router)  # the page is open; it sends the key to /v1/*
     protected = [Depends(require_api_key)]
     for module in (ask, search, documents, chat):
         app.include_router(module.router, dependencies=protected)
