@@ -33,7 +33,7 @@ test: install chromium
 	$(BIN)/pytest
 
 bench: index
-	$(BIN)/rag bench
+	$(BIN)/python evals/bench.py
 
 lint: install
 	$(BIN)/ruff check rag tests

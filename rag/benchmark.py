@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -59,13 +60,20 @@ RECALL_AT = 10
 NOISE_SCALE = 0.5
 TARGET_DENSE_P50_MS = 10.0
 TARGET_RECALL = 0.95
+BM25S_SAMPLE = 20_000
 
 
 @dataclass(frozen=True)
 class Plan:
-    """How much to measure: the full run (< 10 min on 2 cores) or a quick smoke run."""
+    """How much to measure: the full run or a quick one (10^4 chunks, short load test).
+
+    The full run took 12.6 min on the 2-core machine; 8 of those minutes went on building
+    the HNSW index DenseIndex.build chooses for 10^6 vectors (memory-bound: both cores
+    only help 2x at 10^5 and much less at 10^6).
+    """
 
     scale_sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000)
+    max_questions: int | None = None  # None: all of evals/questions.jsonl
     concurrency: tuple[int, ...] = (1, 4, 16)
     load_seconds: float = 8.0
     load_max_requests: int = 200
@@ -73,19 +81,26 @@ class Plan:
     ef_sweep: tuple[int, ...] = EF_SWEEP
     m_sweep: tuple[int, ...] = (16,)  # extra HNSW M values, built only up to m_sweep_max_n
     m_sweep_max_n: int = 100_000
+    ivf_nlist: int = 1024  # the IVF alternative (0: none)
+    nprobe_sweep: tuple[int, ...] = (4, 8, 16, 32)
     # HNSW over 10^6 x 384 takes minutes on one core: build (only) on both cores there.
     parallel_build_from: int = 1_000_000
+    # bm25s builds in a per-document Python loop (minutes at 10^6): above this size the
+    # same matrix is built with numpy, and the bm25s time extrapolated from this many.
+    bm25s_max_n: int = 100_000
 
 
 FULL = Plan()
 QUICK = Plan(
     scale_sizes=(10_000,),
+    max_questions=30,
     concurrency=(1, 4),
     load_seconds=2.0,
     load_max_requests=30,
     query_count=100,
     ef_sweep=(),
     m_sweep=(),
+    ivf_nlist=0,
 )
 
 
@@ -465,20 +480,60 @@ def search_sweep(index: faiss.Index, queries: np.ndarray, exact: np.ndarray) -> 
     return {"p50": stats["p50"], "p95": stats["p95"], "recall": recall(found, exact)}
 
 
-def hnsw_sweep(
-    index: faiss.IndexHNSWFlat,
-    m: int,
+def param_sweep(
+    index: faiss.Index,
+    name: str,
+    param: str,
+    values: tuple[int, ...],
     queries: np.ndarray,
     exact: np.ndarray,
-    ef_values: tuple[int, ...],
+    build_s: float,
 ) -> list[dict[str, Any]]:
-    """The same index at several efSearch values (search-time only: no rebuild)."""
+    """One built index at several search-time settings (efSearch or nprobe: no rebuild)."""
     rows = []
-    for ef in ef_values:
-        index.hnsw.efSearch = ef
-        rows.append({"M": m, "efSearch": ef} | search_sweep(index, queries, exact))
-    index.hnsw.efSearch = HNSW_EF_SEARCH
+    for value in values:
+        if param == "nprobe":
+            index.nprobe = value
+        else:
+            index.hnsw.efSearch = value
+        measured = search_sweep(index, queries, exact)
+        rows.append({"index": name, "param": param, "value": value, "build_s": build_s} | measured)
     return rows
+
+
+def build_hnsw(vectors: np.ndarray, m: int, threads: int) -> tuple[faiss.Index, float]:
+    """HNSW with another M (same efConstruction as DenseIndex), and its build seconds."""
+    index = faiss.IndexHNSWFlat(vectors.shape[1], m, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+    with faiss_threads(threads):
+        build_ms, _ = timed_ms(index.add, vectors)
+    return index, round(build_ms / 1000, 2)
+
+
+def build_ivf(vectors: np.ndarray, nlist: int, threads: int) -> tuple[faiss.Index, float]:
+    """IVF-Flat (k-means cells, exact scan of the nprobe nearest cells), and its build seconds.
+
+    The alternative to HNSW at 10^6: minutes less to build, no graph in memory.
+    """
+    index = faiss.IndexIVFFlat(faiss.IndexFlatIP(vectors.shape[1]), vectors.shape[1], nlist)
+    index.metric_type = faiss.METRIC_INNER_PRODUCT
+    sample = np.random.default_rng(0).choice(len(vectors), min(len(vectors), 64 * nlist), False)
+    with faiss_threads(threads):
+        started = time.perf_counter()
+        index.train(vectors[np.sort(sample)])
+        index.add(vectors)
+    return index, round(time.perf_counter() - started, 2)
+
+
+@contextmanager
+def faiss_threads(threads: int) -> Iterator[None]:
+    """FAISS OpenMP threads for the block (builds, ground truth), then back to the setting."""
+    previous = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(threads)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(previous)
 
 
 def measure_dense_scale(
@@ -489,22 +544,24 @@ def measure_dense_scale(
     folder: Path,
     hnsw_threshold: int,
 ) -> tuple[dict[str, Any], DenseIndex]:
-    """Build the index `DenseIndex.build` picks for this size; latency and recall vs exact."""
+    """Build the index `DenseIndex.build` picks for this size; latency and recall vs exact.
+
+    Above the HNSW threshold, also sweep efSearch, other M values and an IVF alternative.
+    """
     n = len(vectors)
     build_threads = 2 if n >= plan.parallel_build_from else settings.threads
     before = rss_mb()
-    faiss.omp_set_num_threads(build_threads)
-    build_ms, dense = timed_ms(DenseIndex.build, vectors, hnsw_threshold)
-    faiss.omp_set_num_threads(settings.threads)
+    with faiss_threads(build_threads):
+        build_ms, dense = timed_ms(DenseIndex.build, vectors, hnsw_threshold)
     memory = rss_mb() - before
     dense.save(folder)
     exact_index = faiss.IndexFlatIP(vectors.shape[1])
     exact_index.add(vectors)
-    faiss.omp_set_num_threads(os.cpu_count() or 1)  # ground truth only
-    _, exact = exact_index.search(inputs.queries, RECALL_AT)
-    faiss.omp_set_num_threads(settings.threads)
+    with faiss_threads(os.cpu_count() or 1):  # ground truth only
+        _, exact = exact_index.search(inputs.queries, RECALL_AT)
     measured = search_sweep(dense.index, inputs.queries, exact)
     flat = search_sweep(exact_index, inputs.queries[:20], exact[:20])
+    del exact_index
     result: dict[str, Any] = {
         "kind": dense.kind,
         "build_s": round(build_ms / 1000, 2),
@@ -516,78 +573,123 @@ def measure_dense_scale(
         "recall_at_10": measured["recall"],
         "exact_p50_ms": flat["p50"],
     }
-    del exact_index
-    if dense.kind == "hnsw":
-        result["params"] = {"M": HNSW_M, "efConstruction": HNSW_EF_CONSTRUCTION}
-        sweep = hnsw_sweep(dense.index, HNSW_M, inputs.queries, exact, plan.ef_sweep)
-        if n <= plan.m_sweep_max_n:
-            sweep += [
-                row
-                for m in plan.m_sweep
-                if m != HNSW_M
-                for row in other_m(
-                    vectors,
-                    m,
-                    inputs.queries,
-                    exact,
-                    plan.ef_sweep,
-                    build_threads,
-                    settings.threads,
-                )
-            ]
-        result["sweep"] = sweep
+    if dense.kind != "hnsw":
+        return result, dense
+    result["params"] = {
+        "M": HNSW_M,
+        "efConstruction": HNSW_EF_CONSTRUCTION,
+        "efSearch": HNSW_EF_SEARCH,
+    }
+    name = f"HNSW M={HNSW_M}"
+    sweep = param_sweep(
+        dense.index, name, "efSearch", plan.ef_sweep, inputs.queries, exact, result["build_s"]
+    )
+    dense.index.hnsw.efSearch = HNSW_EF_SEARCH
+    for m in plan.m_sweep if n <= plan.m_sweep_max_n else ():
+        index, seconds = build_hnsw(vectors, m, build_threads)
+        sweep += param_sweep(
+            index, f"HNSW M={m}", "efSearch", plan.ef_sweep, inputs.queries, exact, seconds
+        )
+        del index
+    if plan.ivf_nlist:
+        index, seconds = build_ivf(vectors, plan.ivf_nlist, build_threads)
+        sweep += param_sweep(
+            index,
+            f"IVF{plan.ivf_nlist}",
+            "nprobe",
+            plan.nprobe_sweep,
+            inputs.queries,
+            exact,
+            seconds,
+        )
+        del index
+    result["sweep"] = sweep
     return result, dense
 
 
-def other_m(
-    vectors: np.ndarray,
-    m: int,
-    queries: np.ndarray,
-    exact: np.ndarray,
-    ef_values: tuple[int, ...],
-    build_threads: int,
-    threads: int,
-) -> list[dict[str, Any]]:
-    """An HNSW index with another M (same efConstruction), for the parameter sweep."""
-    index = faiss.IndexHNSWFlat(vectors.shape[1], m, faiss.METRIC_INNER_PRODUCT)
-    index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
-    faiss.omp_set_num_threads(build_threads)
-    build_ms, _ = timed_ms(index.add, vectors)
-    faiss.omp_set_num_threads(threads)
-    return [
-        row | {"build_s": round(build_ms / 1000, 2)}
-        for row in hnsw_sweep(index, m, queries, exact, ef_values)
-    ]
+def numpy_bm25(token_ids: list[list[int]], vocab: dict[str, int]) -> bm25s.BM25:
+    """The index `bm25s.BM25().index((token_ids, vocab))` builds, computed with numpy.
+
+    bm25s scores document by document in Python (minutes at 10^6 chunks on this machine);
+    this gives the same CSC matrix (Lucene BM25, k1=1.5, b=0.75) in seconds, so search can
+    be measured at 10^6 within the time budget. tests/test_benchmark.py checks they agree.
+    """
+    bm25 = bm25s.BM25()
+    n, n_vocab = len(token_ids), len(vocab)
+    lengths = np.fromiter(map(len, token_ids), dtype=np.int64, count=n)
+    flat = np.fromiter(chain.from_iterable(token_ids), dtype=np.int64, count=int(lengths.sum()))
+    pairs = np.repeat(np.arange(n, dtype=np.int64), lengths) * n_vocab + flat
+    del flat
+    pairs, tf = np.unique(pairs, return_counts=True)  # sorted by document, then token
+    docs, tokens = pairs // n_vocab, pairs % n_vocab
+    del pairs
+    df = np.bincount(tokens, minlength=n_vocab)
+    idf = np.log(1 + (n - df + 0.5) / (df + 0.5)).astype(np.float32)
+    norm = bm25.k1 * ((1 - bm25.b) + bm25.b * lengths[docs] / lengths.mean())
+    scores = idf[tokens] * (tf / (norm + tf))
+    order = np.argsort(tokens, kind="stable")  # CSC: by token, then by document
+    indptr = np.zeros(n_vocab + 1, dtype=np.int64)
+    np.cumsum(df, out=indptr[1:])
+    bm25.scores = {
+        "data": scores[order].astype(bm25.dtype),
+        "indices": docs[order].astype(bm25.int_dtype),
+        "indptr": indptr,
+        "num_docs": n,
+    }
+    bm25.vocab_dict = dict(vocab)
+    bm25.vocab_dict.setdefault("", n_vocab)  # as bm25s does: the empty token after the rest
+    bm25.unique_token_ids_set = set(bm25.vocab_dict.values())
+    bm25.nonoccurrence_array = None
+    return bm25
 
 
 def measure_bm25_scale(
-    token_ids: list[list[int]], inputs: ScaleInputs, candidates: int, folder: Path
+    token_ids: list[list[int]],
+    inputs: ScaleInputs,
+    candidates: int,
+    folder: Path,
+    bm25s_max_n: int,
 ) -> tuple[dict[str, Any], LexicalIndex]:
-    """Build bm25s over the synthetic token ids; LexicalIndex.search latency on the questions.
+    """BM25 over the synthetic token ids; LexicalIndex.search latency on the questions.
 
+    Up to `bm25s_max_n` chunks the index is built by bm25s itself (what `rag ingest` runs);
+    above, by `numpy_bm25`, with the bm25s time extrapolated from BM25S_SAMPLE chunks.
     `search` scores every document (`get_scores_from_ids`) before taking the top-n, so its
     cost grows with the corpus; `scores_*` isolates that part.
     """
+    n = len(token_ids)
     before = rss_mb()
-    bm25 = bm25s.BM25()
-    build_ms, _ = timed_ms(bm25.index, (token_ids, dict(inputs.vocab)), show_progress=False)
+    if n <= bm25s_max_n:
+        bm25 = bm25s.BM25()
+        build_ms, _ = timed_ms(bm25.index, (token_ids, dict(inputs.vocab)), show_progress=False)
+        bm25s_ms = build_ms
+    else:
+        build_ms, bm25 = timed_ms(numpy_bm25, token_ids, inputs.vocab)
+        sample = bm25s.BM25()
+        part = token_ids[: min(bm25s_max_n, BM25S_SAMPLE)]
+        bm25s_ms = timed_ms(sample.index, (part, dict(inputs.vocab)), show_progress=False)[0]
+        bm25s_ms *= n / len(part)
+        del sample
     memory = rss_mb() - before
     lexical = LexicalIndex(bm25, inputs.tokenizer)
-    lexical.bm25.save(str(folder / LexicalIndex.FOLDER), show_progress=False)
-    search = each_ms(lexical.search, inputs.questions * 2, candidates)
+    bm25.save(str(folder / LexicalIndex.FOLDER), show_progress=False)
+    search = latency_stats(each_ms(lexical.search, inputs.questions * 2, candidates))
     query_ids = [bm25.get_tokens_ids(inputs.tokenizer.tokenize(q)) for q in inputs.questions]
-    scores = each_ms(bm25.get_scores_from_ids, [i for i in query_ids if i])
-    chars = len(token_ids) * inputs.mean_passage_chars
+    scores = latency_stats(each_ms(bm25.get_scores_from_ids, [i for i in query_ids if i]))
+    chars = n * inputs.mean_passage_chars
     return {
+        "builder": "bm25s" if n <= bm25s_max_n else "numpy (same matrix)",
         "build_s": round(build_ms / 1000, 2),
+        "bm25s_build_s": round(bm25s_ms / 1000, 1),
+        "bm25s_build_measured": n <= bm25s_max_n,
         "tokenize_s_estimated": round(chars / inputs.tokenize_chars_per_s, 1),
         "postings": int(len(bm25.scores["data"])),
         "disk_mb": folder_mb(folder / LexicalIndex.FOLDER),
         "rss_delta_mb": round(memory, 1),
-        "search_p50_ms": latency_stats(search)["p50"],
-        "search_p95_ms": latency_stats(search)["p95"],
-        "scores_p50_ms": latency_stats(scores)["p50"],
-        "scores_p95_ms": latency_stats(scores)["p95"],
+        "search_p50_ms": search["p50"],
+        "search_p95_ms": search["p95"],
+        "scores_p50_ms": scores["p50"],
+        "scores_p95_ms": scores["p95"],
     }, lexical
 
 
@@ -646,7 +748,7 @@ def measure_scale(
             vectors, inputs, settings, plan, Path(tmp), threshold
         )
         bm25_result, lexical = measure_bm25_scale(
-            token_ids, inputs, settings.fusion_candidates, Path(tmp)
+            token_ids, inputs, settings.fusion_candidates, Path(tmp), plan.bm25s_max_n
         )
     del token_ids
     gc.collect()
@@ -661,8 +763,9 @@ def measure_scale(
     }
 
 
-def recommend_hnsw(scale: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The cheapest swept (M, efSearch) meeting both targets at the largest HNSW size."""
+def recommend_dense(scale: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """At the largest swept size: the fastest setting of each index kind meeting both targets
+    (p50 < 10 ms, recall@10 >= 0.95), or None for a kind when no swept setting does."""
     swept = [s for s in scale if s["dense"].get("sweep")]
     if not swept:
         return None
@@ -672,8 +775,11 @@ def recommend_hnsw(scale: list[dict[str, Any]]) -> dict[str, Any] | None:
         for row in largest["dense"]["sweep"]
         if row["recall"] >= TARGET_RECALL and row["p50"] < TARGET_DENSE_P50_MS
     ]
-    best = min(ok, key=lambda row: (row["p50"], row["M"])) if ok else None
-    return {"chunks": largest["chunks"], "meets_targets": best is not None, "best": best}
+    best = {}
+    for kind in ("HNSW", "IVF"):
+        rows = [row for row in ok if row["index"].startswith(kind)]
+        best[kind.lower()] = min(rows, key=lambda row: row["p50"]) if rows else None
+    return {"chunks": largest["chunks"]} | best
 
 
 # -- the whole run -------------------------------------------------------------------------
@@ -699,7 +805,7 @@ def run_benchmark(
     plan = QUICK if quick else FULL
     started = time.perf_counter()
     limit_threads(settings.threads)
-    questions = [q.question for q in load_questions(questions_path)]
+    questions = [q.question for q in load_questions(questions_path)][: plan.max_questions]
     result: dict[str, Any] = {
         "started_at": datetime.now().isoformat(timespec="seconds"),
         "quick": quick,
@@ -734,7 +840,7 @@ def run_benchmark(
             log(f"scale: {n:,} synthetic chunks")
             result["scale"].append(measure_scale(services, inputs, n, plan))
             gc.collect()
-    result["hnsw_recommendation"] = recommend_hnsw(result["scale"])
+    result["dense_recommendation"] = recommend_dense(result["scale"])
     result["seconds"] = round(time.perf_counter() - started, 1)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"bench-{datetime.now():%Y%m%d-%H%M%S}.json"
@@ -754,11 +860,15 @@ def format_report(result: dict[str, Any]) -> str:
 
     build = result.get("build")
     if build:
+        embedding = (
+            f"embedding {build['chunks_per_s']:.1f} chunks/s ({build['embedded']} embedded)"
+            if build["embedded"]
+            else "vectors reused from the live index"
+        )
         add(
             f"build seed index ({build['chunks']} chunks)",
             None,
-            f"{build['seconds']:.1f} s; embedding {build['chunks_per_s']:.1f} chunks/s "
-            f"({build['embedded']} embedded, {build['reused_vectors']} reused)",
+            f"{build['seconds']:.1f} s; {embedding}",
         )
     server = result.get("server") or {}
     if "skipped" in server:
@@ -803,29 +913,30 @@ def format_report(result: dict[str, Any]) -> str:
         )
         for row in dense.get("sweep") or []:
             add(
-                f"{'':>9}   M={row['M']} efSearch={row['efSearch']}",
+                f"{'':>9}   {row['index']} {row['param']}={row['value']}",
                 row,
-                f"recall@10 {row['recall']:.3f}"
-                + (f"; build {row['build_s']:.1f} s" if "build_s" in row else ""),
+                f"recall@10 {row['recall']:.3f}; build {row['build_s']:.1f} s",
             )
         add(
             f"{n:>9,} bm25",
             {"p50": bm25["search_p50_ms"], "p95": bm25["search_p95_ms"]},
             f"scoring p50/p95 {bm25['scores_p50_ms']:.1f}/{bm25['scores_p95_ms']:.1f} ms; "
-            f"build {bm25['build_s']:.1f} s (+jieba ~{bm25['tokenize_s_estimated']:.0f} s); "
+            f"build {bm25['bm25s_build_s']:.1f} s"
+            f"{'' if bm25['bm25s_build_measured'] else ' (extrapolated)'} "
+            f"+ jieba ~{bm25['tokenize_s_estimated']:.0f} s; "
             f"{bm25['disk_mb']:.0f} MB disk; +{bm25['rss_delta_mb']:.0f} MB RSS",
         )
         add(f"{n:>9,} hybrid (no embedding)", {"p50": hybrid["p50_ms"], "p95": hybrid["p95_ms"]})
-    recommendation = result.get("hnsw_recommendation")
-    if recommendation:
-        best = recommendation["best"]
+    recommendation = result.get("dense_recommendation")
+    for kind in ("hnsw", "ivf") if recommendation else ():
+        best = recommendation[kind]
         note = (
-            f"M={best['M']} efSearch={best['efSearch']}: p50 {best['p50']:.2f} ms, "
-            f"recall@10 {best['recall']:.3f}"
+            f"{best['index']} {best['param']}={best['value']}: p50 {best['p50']:.2f} ms, "
+            f"recall@10 {best['recall']:.3f}, build {best['build_s']:.0f} s"
             if best
             else "no swept setting meets p50 < 10 ms and recall@10 >= 0.95"
         )
-        add(f"HNSW choice at {recommendation['chunks']:,}", None, note)
+        add(f"best {kind.upper()} at {recommendation['chunks']:,}", None, note)
 
     def cell(value: Any) -> str:
         return "" if value is None else f"{value:.2f}"

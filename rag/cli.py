@@ -112,6 +112,89 @@ def ingest(
 
 
 @app.command()
+def add(
+    paths: Annotated[list[Path], typer.Argument(help=".txt/.md article files to add.")],
+    metadata: Annotated[
+        list[str] | None,
+        typer.Option("--metadata", help="key=value for every article added (repeatable)."),
+    ] = None,
+    source: SourceOpt = None,
+    index: IndexOpt = None,
+) -> None:
+    """Copy article files into the corpus folder and update the index (only new passages
+    are embedded). Re-adding a file replaces its articles; identical content is a no-op."""
+    from rag.embedding import build_embedder
+    from rag.index.updates import add_documents, parse_metadata_pairs, prepare_upload
+
+    settings = settings_from(source, index)
+    try:
+        fields = parse_metadata_pairs(metadata or [])
+        uploads = []
+        for path in paths:
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                raise fail(f"{path}: cannot read ({exc.strerror})") from exc
+            uploads.append(prepare_upload(path.name, data, fields, limit=settings.max_upload_bytes))
+        results = add_documents(settings, build_embedder(settings), uploads)
+    except RagError as exc:
+        raise fail(str(exc)) from exc
+    for result in results:
+        articles = len(result.documents)
+        chunks = sum(d.chunks for d in result.documents)
+        typer.echo(
+            f"{result.status} {result.source}: {articles} article{'s' * (articles != 1)}, "
+            f"{chunks} chunk{'s' * (chunks != 1)}, {result.embedded} embedded, "
+            f"{result.seconds:.1f}s"
+        )
+        for document in result.documents:
+            typer.echo(f"    {document.doc_id}  {document.title}")
+
+
+@app.command()
+def remove(
+    doc_ids: Annotated[list[str], typer.Argument(help="Document ids (see `rag list`).")],
+    source: SourceOpt = None,
+    index: IndexOpt = None,
+) -> None:
+    """Remove articles from the corpus folder and the index."""
+    from rag.embedding import build_embedder
+    from rag.index.updates import remove_documents
+
+    settings = settings_from(source, index)
+    try:
+        results = remove_documents(settings, build_embedder(settings), doc_ids)
+    except RagError as exc:
+        raise fail(str(exc)) from exc
+    for result in results:
+        gone = " (file deleted)" if result.file_deleted else ""
+        typer.echo(
+            f"removed {result.doc_id} {result.title} from {result.source}{gone}, "
+            f"{result.seconds:.1f}s"
+        )
+
+
+@app.command("list")
+def list_articles(index: IndexOpt = None, as_json: JsonOpt = False) -> None:
+    """List the indexed articles: id, source, title, place, date, chunks."""
+    from rag.index.updates import list_documents
+
+    settings = settings_from(index=index)
+    try:
+        documents = list_documents(settings.index_dir)
+    except RagError as exc:
+        raise fail(str(exc)) from exc
+    if as_json:
+        typer.echo(json.dumps([d.model_dump() for d in documents], ensure_ascii=False, indent=2))
+        return
+    for d in documents:
+        typer.echo(
+            f"{d.doc_id}  {d.source}  {d.title}  [{d.place or '-'}, {d.date or '-'}] "
+            f"{d.chunks} chunks"
+        )
+
+
+@app.command()
 def search(
     query: Annotated[str, typer.Argument(help="The question or keywords.")],
     k: KOpt = 5,

@@ -60,3 +60,9 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list)
     host: str = "127.0.0.1"
     port: int = 8000
+
+    # Corpus updates (`rag add`, `POST /v1/documents`).
+    max_upload_bytes: int = Field(default=5 * 1024 * 1024, ge=1)
+    # How often (at most) a running service checks index/CURRENT for a generation published
+    # by the CLI or another worker; 0 turns following off.
+    index_reload_seconds: float = Field(default=0.5, ge=0)

@@ -25,7 +25,7 @@ from rag.api.deps import require_api_key
 from rag.api.errors import install_error_handlers
 from rag.api.routes import ask, chat, documents, health, search, web
 from rag.config import Settings
-from rag.services import Services
+from rag.services import IndexFollower, Services
 
 logger = logging.getLogger("rag.api")
 
@@ -58,6 +58,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     )
     app.state.settings = settings
     app.state.services = services
+    # Follows index/CURRENT so corpus changes made elsewhere are served (rag.services).
+    app.state.index_follower = IndexFollower(settings.index_reload_seconds)
     app.add_middleware(RequestContextMiddleware)
     if settings.cors_origins:
         app.add_middleware(

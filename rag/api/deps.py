@@ -19,6 +19,11 @@ def get_services(request: Request) -> Services:
     services: Services | None = request.app.state.services
     if services is None:
         raise HTTPException(503, "the service is starting: the index is not loaded yet")
+    # A generation published by the CLI or another worker is swapped in here; the route
+    # keeps this one reference for the whole request.
+    follower = getattr(request.app.state, "index_follower", None)
+    if follower is not None:
+        services = follower.current(request.app.state)
     return services
 
 

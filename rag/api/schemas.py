@@ -42,6 +42,21 @@ class DocumentsResponse(BaseModel):
     documents: list[DocumentSummary]
 
 
+class DocumentUploadBody(BaseModel):
+    """`POST /v1/documents` as JSON: stored as the markdown file `# title\n\ntext`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str
+    text: str
+    source: str | None = Field(
+        default=None, description="file name (.md added if none); default: from the title"
+    )
+    metadata: dict[str, str] | None = Field(
+        default=None, description='e.g. {"place": "桂阳县", "date": "2023-06"}'
+    )
+
+
 class DocumentResponse(BaseModel):
     """A whole article: citation offsets index into `text`."""
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import json
+import os
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,6 +15,9 @@ from rag.errors import CorpusError
 from rag.schemas import Document
 
 SUFFIXES = (".txt", ".md")
+# Beside the files: metadata set on upload and articles removed from multi-article files
+# (`rag add --metadata`, `rag remove`), applied by the reader and part of the checksum.
+SIDECAR = ".rag-corpus.json"
 
 
 @dataclass
@@ -58,21 +65,112 @@ def corpus_checksum(folder: Path) -> str:
     digest = hashlib.sha256()
     for path in source_files(folder):
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    sidecar = folder / SIDECAR
+    if sidecar.is_file():
+        digest.update(SIDECAR.encode() + b"\0" + sidecar.read_bytes() + b"\0")
     return digest.hexdigest()
 
 
+@dataclass
+class CorpusSidecar:
+    """What the files alone do not say: per-article metadata and removed articles."""
+
+    metadata: dict[str, dict[str, str]] = field(default_factory=dict)
+    removed: list[str] = field(default_factory=list)
+
+    def is_empty(self) -> bool:
+        return not (self.metadata or self.removed)
+
+    def to_json(self) -> dict:
+        return {"metadata": self.metadata, "removed": sorted(set(self.removed))}
+
+
+def load_sidecar(folder: Path) -> CorpusSidecar:
+    path = folder / SIDECAR
+    if not path.is_file():
+        return CorpusSidecar()
+    try:
+        data = json.loads(path.read_text("utf-8"))
+        metadata = {
+            str(doc_id): {str(k): str(v) for k, v in fields.items()}
+            for doc_id, fields in (data.get("metadata") or {}).items()
+        }
+        removed = [str(doc_id) for doc_id in data.get("removed") or []]
+    except (OSError, ValueError, AttributeError) as exc:
+        raise CorpusError(f"{path}: unreadable corpus sidecar ({exc}); fix or delete it") from exc
+    return CorpusSidecar(metadata=metadata, removed=removed)
+
+
+def fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write `data` to `path` durably: a synced temporary file renamed over it."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with tmp.open("wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    fsync_dir(path.parent)
+
+
+def save_sidecar(folder: Path, sidecar: CorpusSidecar) -> None:
+    """Write the sidecar atomically (removed when it records nothing)."""
+    path = folder / SIDECAR
+    if sidecar.is_empty():
+        if path.exists():
+            path.unlink()
+            fsync_dir(folder)
+        return
+    text = json.dumps(sidecar.to_json(), ensure_ascii=False, indent=2, sort_keys=True)
+    write_atomic(path, (text + "\n").encode("utf-8"))
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(text: str, name: str) -> tuple[Document, ...]:
+    return tuple(parse_articles(text, name))
+
+
+def parse_cached(text: str, name: str) -> list[Document]:
+    """`parse_articles`, remembered: a long-running service re-reads the whole folder on
+    every corpus update, and only changed files need parsing (metadata tagging is slow)."""
+    return [d.model_copy(deep=True) for d in _parsed(text, name)]
+
+
 def read_corpus(folder: Path) -> CorpusReport:
-    """Read every .txt/.md file of `folder` into articles."""
+    """Read every .txt/.md file of `folder` into articles (the sidecar applied)."""
     report = CorpusReport()
+    sidecar = load_sidecar(folder)
+    removed = set(sidecar.removed)
     for path in source_files(folder):
         try:
-            documents = parse_articles(read_text_file(path), path.name)
+            documents = parse_cached(read_text_file(path), path.name)
         except CorpusError as exc:
             report.skipped[path.name] = str(exc)
             continue
         if not documents:
             report.skipped[path.name] = f"{path.name}: no article text found"
             continue
+        documents = [d for d in documents if d.doc_id not in removed]
+        if not documents:
+            report.skipped[path.name] = f"{path.name}: every article was removed"
+            continue
+        for document in documents:
+            document.metadata.update(sidecar.metadata.get(document.doc_id, {}))
         report.files.append(path.name)
         report.documents.extend(documents)
     return report

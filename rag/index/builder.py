@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +23,7 @@ from rag.errors import IndexStateError
 from rag.index.dense import DenseIndex
 from rag.index.lexical import LexicalIndex, Tokenizer, corpus_user_words
 from rag.index.manifest import Manifest
-from rag.index.storage import current_generation, new_generation
+from rag.index.storage import _publish, current_generation, new_generation
 from rag.index.store import ChunkStore
 from rag.schemas import Chunk
 
@@ -60,16 +63,34 @@ def passage_text(chunk: Chunk) -> str:
 def reusable_vectors(index_dir: Path, embedder_name: str) -> dict[str, np.ndarray]:
     """Vectors of the live index by passage text, when it was built with the same model.
 
-    A rebuild after adding or changing a file then embeds only the new passages.
+    A rebuild after adding or changing a file then embeds only the new passages. Only the
+    manifest, chunks and vectors are read (not BM25 and its tokenizer).
     """
     try:
-        bundle = load_index(index_dir)
-    except IndexStateError:
+        folder = current_generation(Path(index_dir))
+        manifest = Manifest.load(folder)
+        store = ChunkStore.load(folder)
+        dense = DenseIndex.load(folder)
+    except (IndexStateError, OSError, ValueError, RuntimeError):
         return {}
-    if bundle.manifest.embedder != embedder_name:
+    if manifest.embedder != embedder_name or len(store) != len(dense):
         return {}
-    vectors = bundle.dense.index.reconstruct_n(0, len(bundle.dense))
-    return {passage_text(c): vectors[i] for i, c in enumerate(bundle.store.chunks)}
+    vectors = dense.index.reconstruct_n(0, len(dense))
+    return {passage_text(c): vectors[i] for i, c in enumerate(store.chunks)}
+
+
+_EMBEDDER_LOCKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_EMBEDDER_LOCKS_GUARD = threading.Lock()
+
+
+def embedder_lock(embedder: Embedder) -> threading.Lock:
+    """One lock per embedder object: the native models are not re-entrant, and index
+    updates embed passages while the service embeds queries with the same model."""
+    with _EMBEDDER_LOCKS_GUARD:
+        lock = _EMBEDDER_LOCKS.get(embedder)
+        if lock is None:
+            lock = _EMBEDDER_LOCKS[embedder] = threading.Lock()
+        return lock
 
 
 def embed_chunks(
@@ -89,7 +110,9 @@ def embed_chunks(
     ) as bar:
         for i in range(0, len(missing), batch_size):
             batch = missing[i : i + batch_size]
-            fresh.update(zip(batch, embedder.embed_passages(batch), strict=True))
+            with embedder_lock(embedder):
+                batch_vectors = embedder.embed_passages(batch)
+            fresh.update(zip(batch, batch_vectors, strict=True))
             bar.update(len(batch))
     if not texts:
         return np.zeros((0, embedder.dim), dtype=np.float32), 0
@@ -97,8 +120,14 @@ def embed_chunks(
     return np.ascontiguousarray(vectors, dtype=np.float32), len(missing)
 
 
-def build_index(settings: Settings, embedder: Embedder, *, progress: bool = False) -> BuildReport:
-    """Read `settings.source_dir`, chunk, embed, index, and publish a new generation."""
+def build_index(
+    settings: Settings, embedder: Embedder, *, progress: bool = False, lock_held: bool = False
+) -> BuildReport:
+    """Read `settings.source_dir`, chunk, embed, index, and publish a new generation.
+
+    `lock_held`: the caller already holds the index's write lock (`storage.write_lock`),
+    as corpus updates do across "change the folder + build".
+    """
     started = time.perf_counter()
     checksum = corpus_checksum(settings.source_dir)
     corpus = read_corpus(settings.source_dir)
@@ -130,7 +159,8 @@ def build_index(settings: Settings, embedder: Embedder, *, progress: bool = Fals
         built_at=datetime.now(UTC).isoformat(timespec="seconds"),
         build_seconds=round(time.perf_counter() - started, 3),
     )
-    with new_generation(settings.index_dir) as folder:
+    publish = contextlib.contextmanager(_publish) if lock_held else new_generation
+    with publish(settings.index_dir) as folder:
         ChunkStore(corpus.documents, chunks).save(folder)
         dense.save(folder)
         lexical.save(folder)

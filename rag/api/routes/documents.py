@@ -1,13 +1,66 @@
-"""The indexed articles: a citation's `start:end` indexes into a document's `text`."""
+"""The indexed articles: a citation's `start:end` indexes into a document's `text`.
+
+`POST /v1/documents` adds (or replaces) an article file and `DELETE /v1/documents/{id}`
+removes one; both change the corpus folder and publish a new index generation
+(`rag.index.updates`), then this worker swaps to it before answering.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException
+import json
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
 from rag.api.deps import ServicesDep
-from rag.api.schemas import DocumentResponse, DocumentsResponse, DocumentSummary
+from rag.api.errors import readable
+from rag.api.schemas import (
+    DocumentResponse,
+    DocumentsResponse,
+    DocumentSummary,
+    DocumentUploadBody,
+)
+from rag.errors import InvalidRequestError
+from rag.index.updates import (
+    AddResult,
+    RemoveResult,
+    UnknownDocumentError,
+    Upload,
+    UploadError,
+    UploadTooLargeError,
+    add_documents,
+    prepare_json_upload,
+    prepare_upload,
+    remove_documents,
+)
 
 router = APIRouter(prefix="/v1", tags=["documents"])
+
+# Room for the multipart envelope (boundaries, part headers, the metadata field).
+FORM_OVERHEAD = 64 * 1024
+
+UPLOAD_BODY: dict[str, Any] = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file"],
+                "properties": {
+                    "file": {"type": "string", "format": "binary", "description": ".txt or .md"},
+                    "metadata": {
+                        "type": "string",
+                        "description": 'a JSON object of strings, e.g. {"place": "桂阳县"}',
+                    },
+                },
+            }
+        },
+        "application/json": {"schema": DocumentUploadBody.model_json_schema()},
+    },
+}
 
 
 @router.get("/documents")
@@ -39,4 +92,121 @@ def get_document(doc_id: str, services: ServicesDep) -> DocumentResponse:
         title=document.title,
         text=document.text,
         sections=document.sections,
+    )
+
+
+@router.post(
+    "/documents",
+    status_code=201,
+    openapi_extra={"requestBody": UPLOAD_BODY},
+    responses={
+        413: {"description": "over the upload limit (RAG_MAX_UPLOAD_BYTES)"},
+        422: {"description": "not UTF-8 text, empty, binary, not .txt/.md, bad metadata"},
+    },
+)
+async def add_document(request: Request, services: ServicesDep) -> AddResult:
+    """Add an article file (multipart `file`, optional `metadata` JSON string field) or a
+    JSON `{title, text, source, metadata}`. Re-adding a source replaces its articles;
+    identical content is `unchanged`. The answer comes once the new index is live."""
+    limit = services.settings.max_upload_bytes
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    try:
+        if content_type == "multipart/form-data":
+            body = await _read_body(request, limit + FORM_OVERHEAD, limit)
+            upload = await _form_upload(request, body, limit)
+        elif content_type in ("application/json", ""):
+            # JSON escapes can double the size of the text.
+            body = await _read_body(request, 2 * limit + FORM_OVERHEAD, limit)
+            upload = _json_upload(body, limit)
+        else:
+            raise UploadError(
+                f"unsupported content type '{content_type}': send multipart/form-data with a "
+                "'file' field, or a JSON object {title, text, source, metadata}"
+            )
+        results = await run_in_threadpool(
+            add_documents, services.settings, services.embedder, [upload]
+        )
+    except UploadTooLargeError as exc:
+        raise HTTPException(413, str(exc)) from exc
+    await _follow(request)
+    return results[0]
+
+
+@router.delete("/documents/{doc_id}", responses={404: {"description": "no such document"}})
+async def delete_document(doc_id: str, request: Request, services: ServicesDep) -> RemoveResult:
+    """Remove one article; its file goes too when it was the file's last article."""
+    try:
+        results = await run_in_threadpool(
+            remove_documents, services.settings, services.embedder, [doc_id]
+        )
+    except UnknownDocumentError as exc:
+        raise HTTPException(404, str(exc)) from exc
+    await _follow(request)
+    return results[0]
+
+
+async def _follow(request: Request) -> None:
+    """Serve the generation this request just published from now on."""
+    follower = getattr(request.app.state, "index_follower", None)
+    if follower is not None:
+        await run_in_threadpool(follower.reload_now, request.app.state)
+
+
+async def _read_body(request: Request, cap: int, limit: int) -> bytes:
+    """The request body, refused (413) as soon as it is known to be too large."""
+    too_large = UploadTooLargeError(
+        f"the upload is larger than the limit of {limit} bytes ({limit / 1_048_576:.1f} MB)"
+    )
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > cap:
+        raise too_large
+    parts: list[bytes] = []
+    size = 0
+    async for part in request.stream():
+        size += len(part)
+        if size > cap:
+            raise too_large
+        parts.append(part)
+    return b"".join(parts)
+
+
+async def _form_upload(request: Request, body: bytes, limit: int) -> Upload:
+    sent = False
+
+    async def replay() -> dict[str, Any]:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    form_request = Request(request.scope, replay)
+    try:
+        form = await form_request.form(max_files=1, max_fields=4, max_part_size=FORM_OVERHEAD)
+    except HTTPException as exc:
+        raise UploadError(f"malformed multipart body: {exc.detail}") from exc
+    try:
+        file = form.get("file")
+        if not isinstance(file, UploadFile):
+            raise UploadError("send the article as a multipart field named 'file'")
+        data = await file.read(limit + 1)
+        metadata: object = None
+        raw_metadata = form.get("metadata")
+        if isinstance(raw_metadata, str) and raw_metadata.strip():
+            try:
+                metadata = json.loads(raw_metadata)
+            except ValueError as exc:
+                raise UploadError(f"metadata is not valid JSON ({exc})") from exc
+        return prepare_upload(file.filename or "", data, metadata, limit=limit)
+    finally:
+        await form.close()
+
+
+def _json_upload(body: bytes, limit: int) -> Upload:
+    try:
+        payload = DocumentUploadBody.model_validate_json(body)
+    except ValidationError as exc:
+        raise InvalidRequestError(readable(list(exc.errors()))) from exc
+    return prepare_json_upload(
+        payload.title, payload.text, payload.source, payload.metadata, limit=limit
     )

@@ -6,9 +6,11 @@ import time
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from rag.api.deps import ServicesDep
+from rag.api.errors import readable
 from rag.config import SearchMode
 from rag.errors import InvalidRequestError
 from rag.retrieval import Filters
@@ -26,13 +28,21 @@ async def search(
     mode: SearchMode = "hybrid",
     source: Annotated[list[str] | None, Query(description="only these source files")] = None,
     doc_id: Annotated[list[str] | None, Query(description="only these documents")] = None,
+    place: Annotated[list[str] | None, Query(description="only articles about this place")] = None,
+    since: Annotated[str | None, Query(description="dated on/after YYYY[-MM[-DD]]")] = None,
+    until: Annotated[str | None, Query(description="dated on/before YYYY[-MM[-DD]]")] = None,
 ) -> SearchResult:
     if not q.strip():
         raise InvalidRequestError("the query is empty")
     limit = services.settings.max_question_chars
     if len(q) > limit:
         raise InvalidRequestError(f"the query is {len(q)} characters long; the limit is {limit}")
-    filters = Filters(source=source, doc_id=doc_id) if source or doc_id else None
+    try:
+        filters = Filters(source=source, doc_id=doc_id, place=place, since=since, until=until)
+    except ValidationError as exc:
+        raise InvalidRequestError(readable(list(exc.errors()))) from exc
+    if filters.is_empty():
+        filters = None
     started = time.perf_counter()
     hits = await run_in_threadpool(services.retriever.search, q, k, mode, filters)
     request.state.timings_ms = {"retrieve": round((time.perf_counter() - started) * 1000, 2)}
