@@ -185,9 +185,7 @@ def server_env(settings: Settings) -> dict[str, str]:
     """The settings as RAG_* variables, so the server runs with exactly these."""
     env = dict(os.environ)
     for name, value in settings.model_dump().items():
-        env[f"RAG_{name.upper()}"] = (
-            str(Path(value).resolve()) if isinstance(value, Path) else (str(value))
-        )
+        env[f"RAG_{name.upper()}"] = str(value.resolve() if isinstance(value, Path) else value)
     return env
 
 
@@ -275,10 +273,7 @@ def measure_retrieval(services: Services, questions: list[str]) -> dict[str, Any
 
 def measure_answers(services: Services, questions: list[str]) -> dict[str, Any]:
     """Answerer.answer (extractive) on questions it has not seen: what a new question costs."""
-    from rag.answering.pipeline import Answerer
-
-    fresh = Services.from_parts(services.settings, services.embedder, services.bundle)
-    answerer: Answerer = fresh.answerer
+    answerer = Services.from_parts(services.settings, services.embedder, services.bundle).answerer
     total, retrieve, generate = [], [], []
     for q in questions:
         ms, answer = timed_ms(answerer.answer, q, llm="extractive")
