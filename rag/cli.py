@@ -6,12 +6,15 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from rag.config import SearchMode, Settings
 from rag.errors import RagError
+
+if TYPE_CHECKING:
+    from rag.retrieval import Filters
 
 app = typer.Typer(
     help="Question answering with cited passages over Chinese news reports.",
@@ -38,7 +41,9 @@ UntilOpt = Annotated[
 ]
 
 
-def make_filters(source, place, since, until):  # noqa: ANN001, ANN201 - CLI option values
+def make_filters(
+    source: list[str] | None, place: list[str] | None, since: str | None, until: str | None
+) -> Filters | None:
     """Filters from CLI options (None when none is given); bad dates exit with a message."""
     from pydantic import ValidationError
 

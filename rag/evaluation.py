@@ -13,7 +13,7 @@ import statistics
 import time
 from collections import defaultdict
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
 
@@ -21,6 +21,9 @@ from rag.config import SearchMode
 from rag.errors import RagError
 from rag.retrieval import Retriever
 from rag.schemas import Document, Hit
+
+if TYPE_CHECKING:
+    from rag.answering.pipeline import Answerer
 
 QuestionType = Literal["fact", "number", "entity", "why_how", "multi", "unanswerable"]
 READ_BUDGET_CHARS = 500
@@ -210,8 +213,8 @@ def _markers(text: str) -> set[int]:
 
 
 def evaluate_answers(
-    answerer, questions: list[Question], llm: str | None = None
-) -> list[AnswerRecord]:  # noqa: ANN001
+    answerer: Answerer, questions: list[Question], llm: str | None = None
+) -> list[AnswerRecord]:
     """Answer every question and check the answers against key facts and the documents."""
     store = answerer.retriever.bundle.store
     records = []
