@@ -42,7 +42,7 @@ from rag.errors import RagError
 from rag.evaluation import load_questions, percentile
 from rag.index import build_index
 from rag.index.builder import passage_text
-from rag.index.dense import HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M, DenseIndex
+from rag.index.dense import HNSW_EF_CONSTRUCTION, HNSW_M, DenseIndex, DenseParams
 from rag.index.lexical import LexicalIndex, Tokenizer
 from rag.index.storage import POINTER, current_generation
 from rag.retrieval import Retriever
@@ -67,9 +67,9 @@ BM25S_SAMPLE = 20_000
 class Plan:
     """How much to measure: the full run or a quick one (10^4 chunks, short load test).
 
-    The full run took 12.6 min on the 2-core machine; 8 of those minutes went on building
-    the HNSW index DenseIndex.build chooses for 10^6 vectors (memory-bound: both cores
-    only help 2x at 10^5 and much less at 10^6).
+    The full run used to take 12.6 min, 8 of them building an HNSW index at 10^6 chunks;
+    DenseIndex now picks IVF there (~20 s), and HNSW is built for comparison only up to
+    `hnsw_compare_max_n` chunks.
     """
 
     scale_sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000)
@@ -79,11 +79,9 @@ class Plan:
     load_max_requests: int = 200
     query_count: int = 200
     ef_sweep: tuple[int, ...] = EF_SWEEP
-    m_sweep: tuple[int, ...] = (16,)  # extra HNSW M values, built only up to m_sweep_max_n
-    m_sweep_max_n: int = 100_000
-    ivf_nlist: int = 1024  # the IVF alternative (0: none)
+    hnsw_compare_max_n: int = 100_000  # HNSW beside the chosen index up to this size
     nprobe_sweep: tuple[int, ...] = (4, 8, 16, 32)
-    # HNSW over 10^6 x 384 takes minutes on one core: build (only) on both cores there.
+    # Builds at 10^6 run on both cores (k-means); searches are measured on one.
     parallel_build_from: int = 1_000_000
     # bm25s builds in a per-document Python loop (minutes at 10^6): above this size the
     # same matrix is built with numpy, and the bm25s time extrapolated from this many.
@@ -99,8 +97,8 @@ QUICK = Plan(
     load_max_requests=30,
     query_count=100,
     ef_sweep=(),
-    m_sweep=(),
-    ivf_nlist=0,
+    hnsw_compare_max_n=0,
+    nprobe_sweep=(),
 )
 
 
@@ -505,21 +503,6 @@ def build_hnsw(vectors: np.ndarray, m: int, threads: int) -> tuple[faiss.Index, 
     return index, round(build_ms / 1000, 2)
 
 
-def build_ivf(vectors: np.ndarray, nlist: int, threads: int) -> tuple[faiss.Index, float]:
-    """IVF-Flat (k-means cells, exact scan of the nprobe nearest cells), and its build seconds.
-
-    The alternative to HNSW at 10^6: minutes less to build, no graph in memory.
-    """
-    index = faiss.IndexIVFFlat(faiss.IndexFlatIP(vectors.shape[1]), vectors.shape[1], nlist)
-    index.metric_type = faiss.METRIC_INNER_PRODUCT
-    sample = np.random.default_rng(0).choice(len(vectors), min(len(vectors), 64 * nlist), False)
-    with faiss_threads(threads):
-        started = time.perf_counter()
-        index.train(vectors[np.sort(sample)])
-        index.add(vectors)
-    return index, round(time.perf_counter() - started, 2)
-
-
 @contextmanager
 def faiss_threads(threads: int) -> Iterator[None]:
     """FAISS OpenMP threads for the block (builds, ground truth), then back to the setting."""
@@ -537,17 +520,19 @@ def measure_dense_scale(
     settings: Settings,
     plan: Plan,
     folder: Path,
-    hnsw_threshold: int,
+    dense_threshold: int,
 ) -> tuple[dict[str, Any], DenseIndex]:
     """Build the index `DenseIndex.build` picks for this size; latency and recall vs exact.
 
-    Above the HNSW threshold, also sweep efSearch, other M values and an IVF alternative.
+    An IVF index is swept over nprobe (no rebuild); up to `plan.hnsw_compare_max_n` chunks
+    an HNSW index is also built and swept over efSearch, the alternative IVF was chosen over.
     """
     n = len(vectors)
     build_threads = 2 if n >= plan.parallel_build_from else settings.threads
+    params = replace(DenseParams.from_settings(settings), threshold=dense_threshold)
     before = rss_mb()
     with faiss_threads(build_threads):
-        build_ms, dense = timed_ms(DenseIndex.build, vectors, hnsw_threshold)
+        build_ms, dense = timed_ms(DenseIndex.build, vectors, params)
     memory = rss_mb() - before
     dense.save(folder)
     exact_index = faiss.IndexFlatIP(vectors.shape[1])
@@ -568,34 +553,20 @@ def measure_dense_scale(
         "recall_at_10": measured["recall"],
         "exact_p50_ms": flat["p50"],
     }
-    if dense.kind != "hnsw":
+    if dense.kind == "flat":
         return result, dense
-    result["params"] = {
-        "M": HNSW_M,
-        "efConstruction": HNSW_EF_CONSTRUCTION,
-        "efSearch": HNSW_EF_SEARCH,
-    }
-    name = f"HNSW M={HNSW_M}"
-    sweep = param_sweep(
-        dense.index, name, "efSearch", plan.ef_sweep, inputs.queries, exact, result["build_s"]
-    )
-    dense.index.hnsw.efSearch = HNSW_EF_SEARCH
-    for m in plan.m_sweep if n <= plan.m_sweep_max_n else ():
-        index, seconds = build_hnsw(vectors, m, build_threads)
+    sweep: list[dict[str, Any]] = []
+    if dense.kind == "ivf":
+        result["params"] = {"nlist": int(dense.index.nlist), "nprobe": params.nprobe}
+        name = f"IVF{dense.index.nlist}"
         sweep += param_sweep(
-            index, f"HNSW M={m}", "efSearch", plan.ef_sweep, inputs.queries, exact, seconds
+            dense.index, name, "nprobe", plan.nprobe_sweep, inputs.queries, exact, result["build_s"]
         )
-        del index
-    if plan.ivf_nlist:
-        index, seconds = build_ivf(vectors, plan.ivf_nlist, build_threads)
+        dense.configure(params)
+    if dense.kind == "hnsw" or n <= plan.hnsw_compare_max_n:
+        index, seconds = build_hnsw(vectors, HNSW_M, build_threads)
         sweep += param_sweep(
-            index,
-            f"IVF{plan.ivf_nlist}",
-            "nprobe",
-            plan.nprobe_sweep,
-            inputs.queries,
-            exact,
-            seconds,
+            index, f"HNSW M={HNSW_M}", "efSearch", plan.ef_sweep, inputs.queries, exact, seconds
         )
         del index
     result["sweep"] = sweep
@@ -726,12 +697,12 @@ def measure_scale(
     n: int,
     plan: Plan = FULL,
     *,
-    hnsw_threshold: int | None = None,
+    dense_threshold: int | None = None,
     seed: int = 0,
 ) -> dict[str, Any]:
     """Dense, BM25 and hybrid at `n` synthetic chunks (rows i of both come from one seed chunk)."""
     settings = services.settings
-    threshold = settings.hnsw_threshold if hnsw_threshold is None else hnsw_threshold
+    threshold = settings.dense_threshold if dense_threshold is None else dense_threshold
     rng = np.random.default_rng(seed)
     started = time.perf_counter()
     sources = rng.integers(0, len(inputs.seed_vectors), n)
@@ -759,22 +730,21 @@ def measure_scale(
 
 
 def recommend_dense(scale: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """At the largest swept size: the fastest setting of each index kind meeting both targets
-    (p50 < 10 ms, recall@10 >= 0.95), or None for a kind when no swept setting does."""
-    swept = [s for s in scale if s["dense"].get("sweep")]
-    if not swept:
-        return None
-    largest = swept[-1]
-    ok = [
-        row
-        for row in largest["dense"]["sweep"]
-        if row["recall"] >= TARGET_RECALL and row["p50"] < TARGET_DENSE_P50_MS
-    ]
-    best = {}
+    """Per index kind, at the largest size it was swept: the fastest setting meeting both
+    targets (p50 < 10 ms, recall@10 >= 0.95), or None when no swept setting does."""
+    best: dict[str, Any] = {}
     for kind in ("HNSW", "IVF"):
-        rows = [row for row in ok if row["index"].startswith(kind)]
-        best[kind.lower()] = min(rows, key=lambda row: row["p50"]) if rows else None
-    return {"chunks": largest["chunks"]} | best
+        sizes = [
+            (s["chunks"], [r for r in s["dense"].get("sweep") or [] if r["index"].startswith(kind)])
+            for s in scale
+        ]
+        sizes = [(n, rows) for n, rows in sizes if rows]
+        if not sizes:
+            continue
+        n, rows = sizes[-1]
+        ok = [r for r in rows if r["recall"] >= TARGET_RECALL and r["p50"] < TARGET_DENSE_P50_MS]
+        best[kind.lower()] = {"chunks": n} | (min(ok, key=lambda r: r["p50"]) if ok else {})
+    return best or None
 
 
 # -- the whole run -------------------------------------------------------------------------
@@ -922,16 +892,14 @@ def format_report(result: dict[str, Any]) -> str:
             f"{bm25['disk_mb']:.0f} MB disk; +{bm25['rss_delta_mb']:.0f} MB RSS",
         )
         add(f"{n:>9,} hybrid (no embedding)", {"p50": hybrid["p50_ms"], "p95": hybrid["p95_ms"]})
-    recommendation = result.get("dense_recommendation")
-    for kind in ("hnsw", "ivf") if recommendation else ():
-        best = recommendation[kind]
+    for kind, best in (result.get("dense_recommendation") or {}).items():
         note = (
             f"{best['index']} {best['param']}={best['value']}: p50 {best['p50']:.2f} ms, "
             f"recall@10 {best['recall']:.3f}, build {best['build_s']:.0f} s"
-            if best
+            if "index" in best
             else "no swept setting meets p50 < 10 ms and recall@10 >= 0.95"
         )
-        add(f"best {kind.upper()} at {recommendation['chunks']:,}", None, note)
+        add(f"best {kind.upper()} at {best['chunks']:,}", None, note)
 
     def cell(value: Any) -> str:
         return "" if value is None else f"{value:.2f}"

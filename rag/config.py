@@ -40,8 +40,13 @@ class Settings(BaseSettings):
     search_mode: SearchMode = "hybrid"
     fusion_candidates: int = Field(default=50, ge=1)
     rrf_k: int = Field(default=60, ge=1)
-    # Above this many chunks the dense index switches from exact to HNSW.
-    hnsw_threshold: int = Field(default=50_000, ge=1)
+    # Dense index by size (rag/index/dense.py, measured in `rag bench`): "auto" is exact
+    # (flat) below `dense_threshold` chunks and IVF at or above; "flat", "ivf" or "hnsw"
+    # force one. nprobe/efSearch apply when the index is loaded: no rebuild needed.
+    dense_index: Literal["auto", "flat", "ivf", "hnsw"] = "auto"
+    dense_threshold: int = Field(default=50_000, ge=1)
+    ivf_nprobe: int = Field(default=16, ge=1)
+    hnsw_ef_search: int = Field(default=512, ge=1)
     query_cache_size: int = Field(default=1024, ge=0)
 
     # Answering.

@@ -19,6 +19,7 @@ from rag.embedding import Embedder, build_embedder
 from rag.errors import RagError
 from rag.index import IndexBundle, ensure_index, load_index
 from rag.index.builder import embedder_lock
+from rag.index.dense import DenseParams
 from rag.index.storage import POINTER, current_generation
 from rag.retrieval import Retriever
 
@@ -46,6 +47,8 @@ class Services:
 
     @classmethod
     def from_parts(cls, settings: Settings, embedder: Embedder, bundle: IndexBundle) -> Services:
+        # Search-time knobs (IVF nprobe, HNSW efSearch) follow the settings, not the build.
+        bundle.dense.configure(DenseParams.from_settings(settings))
         retriever = Retriever(
             bundle,
             embedder,

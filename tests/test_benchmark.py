@@ -15,6 +15,7 @@ from rag.benchmark import (
     measure_scale,
     numpy_bm25,
     prepare_scale_inputs,
+    recommend_dense,
     synthetic_token_ids,
 )
 from rag.evaluation import load_questions
@@ -28,13 +29,13 @@ def test_scale_measurement_and_report(services: Services) -> None:
     assert inputs.queries.shape == (40, services.embedder.dim)
 
     flat = measure_scale(services, inputs, 2_000, QUICK)
-    # A threshold below the size exercises the HNSW path and its efSearch sweep.
-    plan = replace(QUICK, ef_sweep=(16, 64))
-    hnsw = measure_scale(services, inputs, 2_000, plan, hnsw_threshold=1_000)
+    # A threshold below the size exercises the IVF path, its nprobe sweep and the HNSW one.
+    plan = replace(QUICK, ef_sweep=(16, 64), nprobe_sweep=(1, 4), hnsw_compare_max_n=2_000)
+    ivf = measure_scale(services, inputs, 2_000, plan, dense_threshold=1_000)
 
-    assert flat["dense"]["kind"] == "flat" and hnsw["dense"]["kind"] == "hnsw"
+    assert flat["dense"]["kind"] == "flat" and ivf["dense"]["kind"] == "ivf"
     assert flat["dense"]["recall_at_10"] == 1.0
-    for result in (flat, hnsw):
+    for result in (flat, ivf):
         assert result["chunks"] == 2_000
         dense, bm25, hybrid = result["dense"], result["bm25"], result["hybrid"]
         assert 0.0 <= dense["recall_at_10"] <= 1.0
@@ -48,8 +49,16 @@ def test_scale_measurement_and_report(services: Services) -> None:
             hybrid["p95_ms"],
         ):
             assert value > 0 and math.isfinite(value)
-    assert [row["value"] for row in hnsw["dense"]["sweep"]] == [16, 64]
-    assert all(0.0 <= row["recall"] <= 1.0 for row in hnsw["dense"]["sweep"])
+    sweep = ivf["dense"]["sweep"]
+    assert [(row["param"], row["value"]) for row in sweep] == [
+        ("nprobe", 1),
+        ("nprobe", 4),
+        ("efSearch", 16),
+        ("efSearch", 64),
+    ]
+    assert all(0.0 <= row["recall"] <= 1.0 for row in sweep)
+    # More cells probed never finds fewer of the exact neighbours.
+    assert sweep[1]["recall"] >= sweep[0]["recall"]
 
     report = format_report(
         {
@@ -57,11 +66,13 @@ def test_scale_measurement_and_report(services: Services) -> None:
             "quick": True,
             "machine": {"cpus": 2},
             "retrieval": {"hybrid_cold": latency_stats([30.0, 31.5, 40.25])},
-            "scale": [flat, hnsw],
+            "scale": [flat, ivf],
+            "dense_recommendation": recommend_dense([flat, ivf]),
         }
     )
-    assert "2,000 dense flat" in report and "2,000 dense hnsw" in report
-    assert "HNSW M=32 efSearch=64" in report
+    assert "2,000 dense flat" in report and "2,000 dense ivf" in report
+    assert "HNSW M=32 efSearch=64" in report and "nprobe=4" in report
+    assert "best IVF at 2,000" in report
     assert "31.50" in report  # the p50 of the latencies above
     assert f"{flat['dense']['search_p50_ms']:.2f}" in report
 

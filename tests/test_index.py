@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from rag.errors import IndexStateError
 from rag.index import build_index, ensure_index, load_index
 from rag.index import builder as builder_module
+from rag.index import dense as dense_module
 from rag.index.builder import stale_reasons
+from rag.index.dense import DenseIndex, DenseParams
 from rag.index.storage import current_generation
+from rag.services import Services
 
 
 def test_manifest_records_what_the_index_was_built_from(seed_bundle, embedder):
@@ -84,3 +88,77 @@ def test_a_rebuild_embeds_only_new_passages(index_copy, embedder):
     report = build_index(index_copy, embedder)
     assert report.embedded == 1
     assert report.manifest.chunks == load_index(index_copy.index_dir).manifest.chunks
+
+
+# -- the dense index chosen by size ----------------------------------------------------------
+def clustered_vectors(n: int, seed: int = 0) -> np.ndarray:
+    """Normalized vectors around 40 centres: structure like text embeddings, unlike noise."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((40, 32)).astype(np.float32)
+    vectors = centres[rng.integers(0, 40, n)] + 0.6 * rng.standard_normal((n, 32))
+    return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+
+
+def exact_top(vectors: np.ndarray, query: np.ndarray, n: int, rows: np.ndarray | None = None):
+    rows = np.arange(len(vectors)) if rows is None else rows
+    return rows[np.argsort(-(vectors[rows] @ query), kind="stable")[:n]]
+
+
+def test_the_dense_index_kind_follows_size():
+    vectors = clustered_vectors(3_000)
+    params = DenseParams(threshold=2_000)
+    assert DenseIndex.build(vectors[:1_999], params).kind == "flat"
+    assert DenseIndex.build(vectors, params).kind == "ivf"
+    assert DenseIndex.build(vectors[:100], DenseParams(kind="hnsw")).kind == "hnsw"
+
+
+def test_ivf_recall_against_exact_search():
+    vectors, queries = clustered_vectors(4_000), clustered_vectors(50, seed=1)
+    ivf = DenseIndex.build(vectors, DenseParams(threshold=1_000, nprobe=8))
+    found = [
+        len(set(ivf.search(q, 10)[1].tolist()) & set(exact_top(vectors, q, 10).tolist()))
+        for q in queries
+    ]
+    assert np.mean(found) / 10 >= 0.9
+    one_cell = DenseIndex.build(vectors, DenseParams(threshold=1_000, nprobe=1))
+    fewer = [
+        len(set(one_cell.search(q, 10)[1].tolist()) & set(exact_top(vectors, q, 10).tolist()))
+        for q in queries
+    ]
+    assert np.mean(fewer) < np.mean(found)  # probing more cells is what buys the recall
+
+
+@pytest.mark.parametrize("allowed_count", [50, 2_500])
+def test_ivf_filtered_search_returns_only_allowed_rows(allowed_count, monkeypatch):
+    """A narrow filter is searched exactly; a wide one through the IVF with a selector."""
+    monkeypatch.setattr(dense_module, "EXACT_SUBSET_MAX", 1_000)
+    vectors, query = clustered_vectors(4_000), clustered_vectors(1, seed=2)[0]
+    ivf = DenseIndex.build(vectors, DenseParams(threshold=1_000, nprobe=8))
+    allowed = np.random.default_rng(3).choice(4_000, allowed_count, replace=False)
+    scores, rows = ivf.search(query, 10, allowed)
+    assert len(rows) == 10 and set(rows.tolist()) <= set(allowed.tolist())
+    assert np.all(np.diff(scores) <= 1e-6)
+    np.testing.assert_allclose(scores, vectors[rows] @ query, rtol=1e-5)
+    if allowed_count <= 1_000:
+        assert rows.tolist() == exact_top(vectors, query, 10, np.sort(allowed)).tolist()
+
+
+def test_save_and_load_keep_nprobe_and_settings_override_it(tmp_path):
+    vectors = clustered_vectors(3_000)
+    DenseIndex.build(vectors, DenseParams(threshold=1_000, nprobe=5)).save(tmp_path)
+    loaded = DenseIndex.load(tmp_path)
+    assert loaded.kind == "ivf" and loaded.index.nprobe == 5
+    np.testing.assert_allclose(loaded.index.reconstruct(7), vectors[7], rtol=1e-6)
+    assert DenseIndex.load(tmp_path, DenseParams(nprobe=12)).index.nprobe == 12
+    loaded.configure(DenseParams(nprobe=3))
+    assert loaded.index.nprobe == 3
+
+
+def test_services_apply_the_configured_nprobe(index_copy, embedder):
+    settings = index_copy.model_copy(update={"dense_index": "ivf", "ivf_nprobe": 2})
+    build_index(settings, embedder)
+    bundle = load_index(settings.index_dir)
+    assert bundle.manifest.dense_index == "ivf" and bundle.dense.index.nprobe == 2
+    services = Services.from_parts(settings.model_copy(update={"ivf_nprobe": 6}), embedder, bundle)
+    assert services.bundle.dense.index.nprobe == 6
+    assert services.retriever.search("北塔区村党组织书记的待遇", k=3)

@@ -20,7 +20,7 @@ from rag.corpus import read_corpus
 from rag.corpus.files import corpus_checksum
 from rag.embedding import Embedder
 from rag.errors import IndexStateError
-from rag.index.dense import DenseIndex
+from rag.index.dense import DenseIndex, DenseParams
 from rag.index.lexical import LexicalIndex, Tokenizer, corpus_user_words
 from rag.index.manifest import Manifest
 from rag.index.storage import _publish, current_generation, new_generation
@@ -144,7 +144,7 @@ def build_index(
     embed_seconds = time.perf_counter() - embed_started
     tokenizer = Tokenizer(corpus_user_words([d.text for d in corpus.documents]))
     lexical = LexicalIndex.build([passage_text(c) for c in chunks], tokenizer)
-    dense = DenseIndex.build(vectors, settings.hnsw_threshold)
+    dense = DenseIndex.build(vectors, DenseParams.from_settings(settings))
     manifest = Manifest(
         embedder=embedder.name,
         dim=int(vectors.shape[1]),

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-FORMAT_VERSION = 2  # 2: documents carry metadata (place, date, newspaper)
+FORMAT_VERSION = 3  # 2: documents carry metadata (place, date, newspaper); 3: IVF dense
 
 
 class Manifest(BaseModel):
