@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from rag.errors import IndexStateError
+from rag.evaluation import load_questions
 from rag.index import build_index, ensure_index, load_index
 from rag.index import builder as builder_module
 from rag.index import dense as dense_module
@@ -13,6 +14,7 @@ from rag.index.builder import stale_reasons
 from rag.index.dense import DenseIndex, DenseParams
 from rag.index.storage import current_generation
 from rag.services import Services
+from tests.conftest import QUESTIONS
 
 
 def test_manifest_records_what_the_index_was_built_from(seed_bundle, embedder):
@@ -162,3 +164,26 @@ def test_services_apply_the_configured_nprobe(index_copy, embedder):
     services = Services.from_parts(settings.model_copy(update={"ivf_nprobe": 6}), embedder, bundle)
     assert services.bundle.dense.index.nprobe == 6
     assert services.retriever.search("北塔区村党组织书记的待遇", k=3)
+
+
+# -- BM25 top-k with the score-floor pre-filter ----------------------------------------------
+@pytest.mark.parametrize("n", [1, 5, 50])
+def test_bm25_prefilter_returns_what_full_scoring_ranks(seed_bundle, n):
+    lexical = seed_bundle.lexical
+    questions = [q.question for q in load_questions(QUESTIONS)]
+    allowed = np.arange(0, len(seed_bundle.store), 3)
+    floors = 0
+    for question in questions:
+        scores = lexical.scores(question)
+        positive = np.flatnonzero(scores > 0)
+        expected = positive[np.lexsort((positive, -scores[positive]))][:n]
+        got_scores, got = lexical.search(question, n)
+        assert got.tolist() == expected.tolist()
+        np.testing.assert_array_equal(got_scores, scores[expected])
+        assert lexical.search(question, n, prefilter=False)[1].tolist() == expected.tolist()
+        floors += lexical.score_floor(lexical.query_ids(question), scores, n) > 0
+
+        kept = np.intersect1d(positive, allowed)
+        expected = kept[np.lexsort((kept, -scores[kept]))][:n]
+        assert lexical.search(question, n, allowed)[1].tolist() == expected.tolist()
+    assert floors > len(questions) // 2  # the floor did prune for most questions

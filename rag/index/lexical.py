@@ -172,30 +172,58 @@ class LexicalIndex:
         bm25.index(corpus_tokens, show_progress=False)
         return cls(bm25, tokenizer)
 
+    def query_ids(self, query: str) -> list[int]:
+        """Token ids of the query's words the index knows (repeats kept, as bm25s scores)."""
+        return self.bm25.get_tokens_ids(self.tokenizer.tokenize(query))
+
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every row for `query` (zeros when no query token is known)."""
-        num_docs = int(self.bm25.scores["num_docs"])
-        ids = self.bm25.get_tokens_ids(self.tokenizer.tokenize(query))
+        return self._scores(self.query_ids(query))
+
+    def _scores(self, ids: list[int]) -> np.ndarray:
         if not ids:
-            return np.zeros(num_docs, dtype=np.float32)
+            return np.zeros(int(self.bm25.scores["num_docs"]), dtype=np.float32)
         return np.asarray(self.bm25.get_scores_from_ids(ids), dtype=np.float32)
 
     def search(
-        self, query: str, n: int, allowed: np.ndarray | None = None
+        self, query: str, n: int, allowed: np.ndarray | None = None, *, prefilter: bool = True
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Top-n (scores, rows) with a positive score; `allowed` restricts the rows."""
-        scores = self.scores(query)
+        """Top-n (scores, rows) with a positive score, ties by row; `allowed` restricts rows.
+
+        Most rows of a large corpus share some common query word, so selecting among all
+        positive scores is what grew with size (5.8 ms of 9 at 10^6 chunks). `prefilter`
+        first bounds the n-th best score from below (`score_floor`) and selects only among
+        rows at or above that floor: the same result, from a handful of candidates.
+        """
+        ids = self.query_ids(query)
+        scores = self._scores(ids)
         if allowed is not None:
-            masked = np.full_like(scores, 0.0)
+            masked = np.zeros_like(scores)
             masked[allowed] = scores[allowed]
             scores = masked
-        positive = np.flatnonzero(scores > 0)
-        if len(positive) > n:
-            top = positive[np.argpartition(-scores[positive], n - 1)[:n]]
-        else:
-            top = positive
-        order = top[np.argsort(-scores[top], kind="stable")]
-        return scores[order], order
+        floor = self.score_floor(ids, scores, n) if prefilter else 0.0
+        candidates = np.flatnonzero(scores >= floor) if floor > 0 else np.flatnonzero(scores > 0)
+        return top_rows(scores, candidates, n)
+
+    def score_floor(self, ids: list[int], scores: np.ndarray, n: int) -> float:
+        """A lower bound on the n-th best score (0.0 when none is cheap to find).
+
+        The rows holding the rarest query word that occurs in at least n rows are n distinct
+        rows; the n-th best of their scores cannot exceed the n-th best overall.
+        """
+        if n <= 0 or not ids:
+            return 0.0
+        matrix = self.bm25.scores
+        indptr = matrix["indptr"]
+        unique = np.unique(np.asarray(ids, dtype=np.int64))
+        df = indptr[unique + 1] - indptr[unique]
+        common = df >= n
+        if not common.any():
+            return 0.0
+        token = unique[common][np.argmin(df[common])]
+        rows = matrix["indices"][indptr[token] : indptr[token + 1]]
+        sample = scores[rows]
+        return float(np.partition(sample, len(sample) - n)[len(sample) - n])
 
     def save(self, folder: Path) -> None:
         self.bm25.save(str(folder / self.FOLDER), show_progress=False)
@@ -206,3 +234,16 @@ class LexicalIndex:
         words = (folder / cls.USER_WORDS).read_text("utf-8").split("\n")
         bm25 = bm25s.BM25.load(str(folder / cls.FOLDER), show_progress=False, verbosity=0)
         return cls(bm25, Tokenizer([w for w in words if w]))
+
+
+def top_rows(scores: np.ndarray, candidates: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The n best `candidates` by score, best first, ties by row (deterministic)."""
+    if n <= 0 or len(candidates) == 0:
+        return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
+    values = scores[candidates]
+    if len(candidates) > n:
+        nth = np.partition(values, len(values) - n)[len(values) - n]
+        keep = values >= nth  # every row tied with the n-th best, so ties resolve by row
+        candidates, values = candidates[keep], values[keep]
+    order = np.lexsort((candidates, -values))[:n]
+    return values[order], candidates[order].astype(np.int64)
