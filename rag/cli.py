@@ -383,24 +383,31 @@ def serve(
     import uvicorn
     from uvicorn.config import LOGGING_CONFIG
 
+    from rag.api.app import create_app
     from rag.embedding import build_embedder
     from rag.index import ensure_index
+    from rag.services import Services
 
     if index is not None:
         # Workers are new processes that read their settings from the environment.
         os.environ["RAG_INDEX_DIR"] = str(index.resolve())
     settings = settings_from(index=index)
     try:
-        # Build here, once: N workers starting on a missing index would all build it.
-        ensure_index(settings, build_embedder(settings), progress=True)
+        # Build here, once: N workers starting on a missing index would all build it. One
+        # worker is this process: it serves what was loaded here instead of loading again.
+        asgi_app: object = "rag.api.app:create_app"
+        if workers == 1:
+            asgi_app = create_app(settings, Services.start(settings, progress=True))
+        else:
+            ensure_index(settings, build_embedder(settings), progress=True)
     except RagError as exc:
         raise fail(str(exc)) from exc
     log_config = copy.deepcopy(LOGGING_CONFIG)
     # One line per request from rag.api replaces uvicorn's access log (no query strings).
     log_config["loggers"]["rag"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
     uvicorn.run(
-        "rag.api.app:create_app",
-        factory=True,
+        asgi_app,
+        factory=workers > 1,
         host=host or settings.host,
         port=port or settings.port,
         workers=workers,

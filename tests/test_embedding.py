@@ -15,6 +15,7 @@ from rag.embedding.sentence_transformers import SentenceTransformerEmbedder
 from rag.errors import EmbedderError
 from rag.index import build_index, load_index
 from rag.retrieval import Retriever
+from rag.services import Services
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -64,3 +65,31 @@ def test_missing_model_is_a_clear_error(tmp_path: Path):
     settings = Settings(embedder="sentence-transformers", embedding_model="", _env_file=None)
     with pytest.raises(EmbedderError, match="RAG_EMBEDDING_MODEL"):
         build_embedder(settings)
+
+
+class CountingEmbedder:
+    """Records every query the answer path embeds."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.name, self.dim = inner, inner.name, inner.dim
+        self.queries: list[str] = []
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        self.queries += texts
+        return self.inner.embed_queries(texts)
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        return self.inner.embed_passages(texts)
+
+
+@pytest.mark.parametrize("cache_size", [1024, 0])
+def test_an_answer_embeds_the_question_once(base_settings, embedder, seed_bundle, cache_size):
+    """Scoring each hit's similarity reuses the question vector: once in all with the query
+    cache; without it, once for retrieval and once for all the hits (not once per hit)."""
+    counting = CountingEmbedder(embedder)
+    settings = base_settings.model_copy(update={"query_cache_size": cache_size})
+    answerer = Services.from_parts(settings, counting, seed_bundle).answerer
+    question = "北塔区村党组织书记的待遇提高了多少?"
+    answer = answerer.answer(question, llm="extractive")
+    assert len(answer.citations) >= 1
+    assert counting.queries == [question] * (1 if cache_size else 2)

@@ -79,6 +79,9 @@ class EvidenceScorer:
         self._df = np.diff(indptr)
         self._n = int(bm25.scores["num_docs"])
         self._rows = {chunk.chunk_id: i for i, chunk in enumerate(self.bundle.store.chunks)}
+        # The last question's vector: similarity() runs once per hit, and must not embed
+        # the question again even when the retriever's cache is off or has evicted it.
+        self._last_query: tuple[str, np.ndarray] | None = None
 
     def idf(self, token: str) -> float:
         token_id = self._vocab.get(token)
@@ -132,7 +135,15 @@ class EvidenceScorer:
         if row is None:
             return 0.0
         vector = self.bundle.dense.index.reconstruct(row)
-        return float(np.dot(self.retriever.embed_query(query), vector))
+        return float(np.dot(self.query_vector(query), vector))
+
+    def query_vector(self, query: str) -> np.ndarray:
+        """The query's embedding, computed at most once for consecutive calls."""
+        last = self._last_query  # one read: other threads may replace it meanwhile
+        if last is None or last[0] != query:
+            last = (query, self.retriever.embed_query(query))
+            self._last_query = last
+        return last[1]
 
     def answer_type_bonus(self, profile: QuestionProfile, sentence: str) -> float:
         bonus = 0.0

@@ -129,12 +129,27 @@ _QUOTED = re.compile(r"[“\"]([^”\"]{2,10})[”\"]")
 _PLACE = re.compile(r"[\u4e00-\u9fff]{2,4}?(?:市|区|县|镇|乡|村|街道|社区)")
 
 
+def pos_tagger(tokenizer: jieba.Tokenizer) -> jieba.posseg.POSTokenizer:
+    """A POS tagger over `tokenizer`, sharing the tag table jieba.posseg read at import.
+
+    `POSTokenizer(tokenizer)` re-reads the 350k-line dictionary for its tags (~1 s of the
+    service's start-up); with jieba's default dictionary that table is the one already
+    loaded for `jieba.posseg.dt`, so it is copied instead.
+    """
+    if tokenizer.dictionary != jieba.dt.dictionary:
+        return jieba.posseg.POSTokenizer(tokenizer)
+    tagger = object.__new__(jieba.posseg.POSTokenizer)
+    tagger.tokenizer = tokenizer
+    tagger.word_tag_tab = dict(jieba.posseg.dt.word_tag_tab)
+    return tagger
+
+
 class Tokenizer:
     """jieba in search mode (words and their sub-words), lower-cased, stopwords removed."""
 
     def __init__(self, user_words: list[str] | None = None) -> None:
         self._jieba = jieba.Tokenizer()
-        self._pos = jieba.posseg.POSTokenizer(self._jieba)
+        self._pos = pos_tagger(self._jieba)
         self.user_words = sorted(set(user_words or []))
         for word in self.user_words:
             self._jieba.add_word(word, freq=2000)
