@@ -640,6 +640,9 @@ def measure_bm25_scale(
     lexical = LexicalIndex(bm25, inputs.tokenizer)
     bm25.save(str(folder / LexicalIndex.FOLDER), show_progress=False)
     search = latency_stats(each_ms(lexical.search, inputs.questions * 2, candidates))
+    unfiltered = latency_stats(
+        each_ms(lexical.search, inputs.questions * 2, candidates, prefilter=False)
+    )
     query_ids = [bm25.get_tokens_ids(inputs.tokenizer.tokenize(q)) for q in inputs.questions]
     scores = latency_stats(each_ms(bm25.get_scores_from_ids, [i for i in query_ids if i]))
     chars = n * inputs.mean_passage_chars
@@ -654,6 +657,7 @@ def measure_bm25_scale(
         "rss_delta_mb": round(memory, 1),
         "search_p50_ms": search["p50"],
         "search_p95_ms": search["p95"],
+        "no_prefilter_p50_ms": unfiltered["p50"],
         "scores_p50_ms": scores["p50"],
         "scores_p95_ms": scores["p95"],
     }, lexical
@@ -886,6 +890,7 @@ def format_report(result: dict[str, Any]) -> str:
             f"{n:>9,} bm25",
             {"p50": bm25["search_p50_ms"], "p95": bm25["search_p95_ms"]},
             f"scoring p50/p95 {bm25['scores_p50_ms']:.1f}/{bm25['scores_p95_ms']:.1f} ms; "
+            f"without pre-filter p50 {bm25.get('no_prefilter_p50_ms', float('nan')):.1f} ms; "
             f"build {bm25['bm25s_build_s']:.1f} s"
             f"{'' if bm25['bm25s_build_measured'] else ' (extrapolated)'} "
             f"+ jieba ~{bm25['tokenize_s_estimated']:.0f} s; "
