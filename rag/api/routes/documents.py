@@ -22,6 +22,7 @@ from rag.api.schemas import (
     DocumentsResponse,
     DocumentSummary,
     DocumentUploadBody,
+    check_unicode,
 )
 from rag.errors import InvalidRequestError
 from rag.index.updates import (
@@ -195,6 +196,9 @@ async def _form_upload(request: Request, body: bytes, limit: int) -> Upload:
         if isinstance(raw_metadata, str) and raw_metadata.strip():
             try:
                 metadata = json.loads(raw_metadata)
+                check_unicode(metadata)
+            except RecursionError as exc:
+                raise UploadError("metadata is nested too deeply: send a flat JSON object") from exc
             except ValueError as exc:
                 raise UploadError(f"metadata is not valid JSON ({exc})") from exc
         return prepare_upload(file.filename or "", data, metadata, limit=limit)
