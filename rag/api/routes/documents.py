@@ -14,6 +14,7 @@ from fastapi import APIRouter, HTTPException, Request
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rag.api.deps import ServicesDep
 from rag.api.errors import readable
@@ -184,7 +185,7 @@ async def _form_upload(request: Request, body: bytes, limit: int) -> Upload:
     form_request = Request(request.scope, replay)
     try:
         form = await form_request.form(max_files=1, max_fields=4, max_part_size=FORM_OVERHEAD)
-    except HTTPException as exc:
+    except StarletteHTTPException as exc:  # Starlette's own, not FastAPI's subclass
         raise UploadError(f"malformed multipart body: {exc.detail}") from exc
     try:
         file = form.get("file")
