@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     llm_api_key: str = ""
     llm_timeout: float = Field(default=60.0, gt=0)
     llm_retries: int = Field(default=2, ge=0)
+    # Every LLM call ends within this many seconds (retries and whole streams included).
+    llm_deadline: float = Field(default=120.0, gt=0)
     llm_fallback: Literal["", "extractive"] = ""
     max_question_chars: int = Field(default=2000, ge=1)
 

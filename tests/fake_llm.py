@@ -12,11 +12,15 @@ script the server echoes the last user message. Use it through the `fake_llm` fi
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -146,6 +150,75 @@ def malformed_sse() -> Behaviour:
     return run
 
 
+def slow_first_token(seconds: float, pieces: list[str]) -> Behaviour:
+    """Stream headers and a role chunk at once, then silence before the first piece."""
+
+    def run(handler: _Handler, body: dict[str, Any]) -> None:
+        handler.start_stream()
+        handler.write(_chunk(None, role=True))
+        if handler.server.stopping.wait(seconds):
+            return
+        sse(pieces)(handler, body)
+
+    return run
+
+
+def endless(interval: float = 0.01) -> Behaviour:
+    """A stream that never ends: a piece every `interval` seconds until the client leaves."""
+
+    def run(handler: _Handler, body: dict[str, Any]) -> None:
+        handler.start_stream()
+        handler.write(_chunk(None, role=True))
+        while not handler.server.stopping.wait(interval):
+            handler.write(_chunk("又一句。"))
+
+    return run
+
+
+def disconnect() -> Behaviour:
+    """Read the request, then close the connection without a word."""
+
+    def run(handler: _Handler, body: dict[str, Any]) -> None:
+        handler.close_connection = True
+        handler.connection.shutdown(socket.SHUT_RDWR)
+
+    return run
+
+
+def bad_event_mid_stream(pieces: list[str]) -> Behaviour:
+    """Some good pieces, then an event whose data is not JSON."""
+
+    def run(handler: _Handler, body: dict[str, Any]) -> None:
+        handler.start_stream()
+        for piece in pieces:
+            handler.write(_chunk(piece))
+        handler.write(b'data: {"choices": [{"delta": {"content": "x"\n\n')
+        handler.write(b"data: [DONE]\n\n")
+
+    return run
+
+
+def client_connections(port: int) -> int:
+    """Open TCP connections from this process to 127.0.0.1:`port` (client ends only).
+
+    Matches the socket inodes of /proc/self/fd against /proc/net/tcp rows whose remote
+    port is `port`: a connection leak shows up here even while the server side is gone.
+    """
+    inodes = set()
+    for fd in Path("/proc/self/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    count = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        remote_port = int(fields[2].split(":")[1], 16)
+        if remote_port == port and fields[9] in inodes:
+            count += 1
+    return count
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
@@ -210,6 +283,10 @@ class FakeLLM:
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
         )
+
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1]
 
     @property
     def url(self) -> str:

@@ -157,9 +157,13 @@ def test_malformed_sse_event(fake_llm: FakeLLM, client: OpenAIClient) -> None:
         list(client.stream(REQUEST))
 
 
-def test_stream_cut_after_content_just_ends(fake_llm: FakeLLM, client: OpenAIClient) -> None:
+def test_stream_cut_after_content_is_an_error(fake_llm: FakeLLM, client: OpenAIClient) -> None:
+    """No [DONE] and no finish_reason: the answer was cut off, not finished."""
     fake_llm.script(sse(["修了", "三条"], done=False))
-    assert list(client.stream(REQUEST)) == ["修了", "三条"]
+    pieces: list[str] = []
+    with pytest.raises(LLMError, match="mid-answer"):
+        pieces.extend(client.stream(REQUEST))
+    assert pieces == ["修了", "三条"]
 
 
 def test_stream_failing_after_content_is_not_retried(fake_llm: FakeLLM) -> None:

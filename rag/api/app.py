@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rag.api.deps import require_api_key
 from rag.api.errors import install_error_handlers
+from rag.api.openapi import install_schema
 from rag.api.routes import ask, chat, documents, health, search, web
 from rag.config import Settings
 from rag.services import IndexFollower, Services
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     protected = [Depends(require_api_key)]
     for module in (ask, search, documents, chat):
         app.include_router(module.router, dependencies=protected)
+    install_schema(app)
     return app
 
 

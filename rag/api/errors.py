@@ -68,7 +68,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         {"loc": e.get("loc"), "msg": e.get("msg"), "type": e.get("type")} for e in exc.errors()
     ]
     message = readable(list(exc.errors()))
-    if any(tuple(e["loc"] or ()) == ("body",) for e in errors):
+    if any(tuple(e["loc"] or ()) == ("body",) and e["type"] != "value_error" for e in errors):
         # Typically curl -d without a JSON content type: the body was not read as JSON.
         message = (
             "the request body must be a JSON object sent with 'Content-Type: application/json'"

@@ -8,13 +8,44 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from rag.retrieval import Filters
 from rag.schemas import ChatMessage, Citation, Section
 
+# Longest conversation accepted: follow-ups only need the last few turns.
+MAX_HISTORY = 100
 
-class AskRequest(BaseModel):
+
+def check_unicode(value: Any) -> None:
+    """Refuse lone surrogates (JSON allows "\\ud800"): they cannot be encoded as UTF-8, so
+    they would break the tokenizer, the logs or the corpus file much later."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            bad = value[exc.start : exc.end].encode("utf-8", "backslashreplace").decode()
+            message = f"invalid Unicode ({bad} is a lone surrogate): send UTF-8 text"
+            raise ValueError(message) from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_unicode(key)
+            check_unicode(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            check_unicode(item)
+
+
+class TextRequest(BaseModel):
+    """A request body whose every string must be valid Unicode."""
+
+    @model_validator(mode="after")
+    def _valid_unicode(self) -> TextRequest:
+        check_unicode(self.model_dump())
+        return self
+
+
+class AskRequest(TextRequest):
     """`POST /v1/ask`. Unknown fields are an error: a misspelt option must not be ignored."""
 
     model_config = ConfigDict(extra="forbid")
@@ -23,7 +54,9 @@ class AskRequest(BaseModel):
     k: int = Field(default=5, ge=1, le=50, description="passages to retrieve")
     llm: str | None = Field(default=None, description="LLM client name; default from settings")
     history: list[ChatMessage] | None = Field(
-        default=None, description="earlier turns; system messages are ignored"
+        default=None,
+        max_length=MAX_HISTORY,
+        description="earlier turns; system messages are ignored",
     )
     filters: Filters | None = None
     stream: bool = Field(default=False, description="answer as server-sent events")
@@ -42,7 +75,7 @@ class DocumentsResponse(BaseModel):
     documents: list[DocumentSummary]
 
 
-class DocumentUploadBody(BaseModel):
+class DocumentUploadBody(TextRequest):
     """`POST /v1/documents` as JSON: stored as the markdown file `# title\n\ntext`."""
 
     model_config = ConfigDict(extra="forbid")
@@ -113,13 +146,13 @@ class ChatCompletionMessage(BaseModel):
         return ChatMessage(role=role, content=text)
 
 
-class ChatCompletionRequest(BaseModel):
+class ChatCompletionRequest(TextRequest):
     """`POST /v1/chat/completions`. Sampling options are accepted and ignored."""
 
     model_config = ConfigDict(extra="ignore")
 
     model: str | None = None
-    messages: list[ChatCompletionMessage] = Field(min_length=1)
+    messages: list[ChatCompletionMessage] = Field(min_length=1, max_length=MAX_HISTORY + 1)
     stream: bool = False
     temperature: float | None = None
     max_tokens: int | None = None

@@ -23,7 +23,7 @@ from rag.errors import IndexStateError
 from rag.index.dense import DenseIndex, DenseParams
 from rag.index.lexical import LexicalIndex, Tokenizer, corpus_user_words
 from rag.index.manifest import Manifest
-from rag.index.storage import _publish, current_generation, new_generation
+from rag.index.storage import _publish, current_generation, write_lock
 from rag.index.store import ChunkStore
 from rag.schemas import Chunk
 
@@ -126,8 +126,18 @@ def build_index(
     """Read `settings.source_dir`, chunk, embed, index, and publish a new generation.
 
     `lock_held`: the caller already holds the index's write lock (`storage.write_lock`),
-    as corpus updates do across "change the folder + build".
+    as corpus updates do across "change the folder + build". Otherwise the lock is taken
+    for the whole build (reading the folder included: a concurrent `rag add` must not be
+    half-seen) and a corpus change a crash interrupted is resolved first.
     """
+    if not lock_held:
+        from rag.index.updates import recover_interrupted  # updates builds on this module
+
+        Path(settings.index_dir).mkdir(parents=True, exist_ok=True)
+        with write_lock(Path(settings.index_dir)):
+            if Path(settings.source_dir).is_dir():
+                recover_interrupted(settings)
+            return build_index(settings, embedder, progress=progress, lock_held=True)
     started = time.perf_counter()
     checksum = corpus_checksum(settings.source_dir)
     corpus = read_corpus(settings.source_dir)
@@ -159,8 +169,7 @@ def build_index(
         built_at=datetime.now(UTC).isoformat(timespec="seconds"),
         build_seconds=round(time.perf_counter() - started, 3),
     )
-    publish = contextlib.contextmanager(_publish) if lock_held else new_generation
-    with publish(settings.index_dir) as folder:
+    with contextlib.contextmanager(_publish)(settings.index_dir) as folder:
         ChunkStore(corpus.documents, chunks).save(folder)
         dense.save(folder)
         lexical.save(folder)

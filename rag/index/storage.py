@@ -99,6 +99,11 @@ def prune(root: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
     for path in root.glob(f".{POINTER}.*"):
         path.unlink(missing_ok=True)
-    older = sorted(p for p in root.glob("gen-*") if p.name != live)
-    for path in older[: max(len(older) - KEEP_PREVIOUS, 0)]:
+    # Names sort by creation time. One newer than the live generation was never made live
+    # (a writer died between renaming it and swapping the pointer): an orphan, not the
+    # previous generation, so it must not take the place of the one readers may still use.
+    generations = sorted(p for p in root.glob("gen-*") if p.is_dir())
+    older = [p for p in generations if p.name < live]
+    orphans = [p for p in generations if p.name > live]
+    for path in orphans + older[: max(len(older) - KEEP_PREVIOUS, 0)]:
         shutil.rmtree(path, ignore_errors=True)

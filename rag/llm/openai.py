@@ -18,6 +18,8 @@ from rag.llm.base import GenerationRequest
 
 # A server may ask for a long pause; an interactive answer should not wait longer than this.
 MAX_RETRY_DELAY = 10.0
+# Longest wait to open a connection (the read timeout is `timeout`).
+CONNECT_TIMEOUT = 10.0
 
 
 class _Retryable(Exception):
@@ -42,6 +44,7 @@ class OpenAIClient:
         api_key: str = "",
         timeout: float = 60.0,
         retries: int = 2,
+        deadline: float = 120.0,
         backoff: float = 0.5,
         temperature: float = 0.1,
         max_tokens: int = 512,
@@ -51,6 +54,10 @@ class OpenAIClient:
         self.url = base_url.rstrip("/") + "/chat/completions"
         self.model = model
         self.timeout = timeout
+        # Per-read timeouts do not bound a server that trickles forever (an endless stream,
+        # a keep-alive every few seconds): every call also ends by this many seconds,
+        # retries and pauses included.
+        self.deadline = deadline
         self.retries = max(0, retries)
         self.backoff = backoff
         self.temperature = temperature
@@ -60,7 +67,7 @@ class OpenAIClient:
             headers["Authorization"] = f"Bearer {api_key}"
         # One pooled client per object: connections are reused across requests.
         self._http = httpx.Client(
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)), headers=headers
+            timeout=httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT)), headers=headers
         )
 
     def close(self) -> None:
@@ -74,30 +81,37 @@ class OpenAIClient:
 
     def generate(self, request: GenerationRequest) -> str:
         payload = self._payload(request, stream=False)
+        deadline = time.monotonic() + self.deadline
         for attempt in range(self.retries + 1):
             try:
-                response = self._http.post(self.url, json=payload)
+                timeout = self._attempt_timeout(deadline)
+                with self._http.stream("POST", self.url, json=payload, timeout=timeout) as reply:
+                    response = self._read_within(reply, deadline)
             except httpx.RequestError as exc:
                 failure = self._transport_failure(exc)
+            except _Retryable as exc:
+                failure = exc
             else:
                 try:
                     self._check_status(response)
                     return self._reply_content(response)
                 except _Retryable as exc:
                     failure = exc
-            self._pause_or_raise(attempt, failure)
+            self._pause_or_raise(attempt, failure, deadline)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def stream(self, request: GenerationRequest) -> Iterator[str]:
         payload = self._payload(request, stream=True)
+        deadline = time.monotonic() + self.deadline
         for attempt in range(self.retries + 1):
             yielded = False
             try:
-                with self._http.stream("POST", self.url, json=payload) as response:
+                timeout = self._attempt_timeout(deadline)
+                with self._http.stream("POST", self.url, json=payload, timeout=timeout) as response:
                     if response.status_code >= 400:
                         response.read()
                         self._check_status(response)
-                    for piece in self._sse_pieces(response):
+                    for piece in self._sse_pieces(response, deadline):
                         yielded = True
                         yield piece
                 return
@@ -109,7 +123,7 @@ class OpenAIClient:
             if yielded:
                 cause = f"stream broke off: {failure.cause}"
                 raise LLMError(self.name, cause, timeout=failure.timeout)
-            self._pause_or_raise(attempt, failure)
+            self._pause_or_raise(attempt, failure, deadline)
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -122,17 +136,42 @@ class OpenAIClient:
             "stream": stream,
         }
 
-    def _pause_or_raise(self, attempt: int, failure: _Retryable) -> None:
-        """Sleep before the next attempt, or raise the final error when none is left."""
-        if attempt >= self.retries:
-            cause = failure.cause
-            if self.retries:
-                cause += f" (gave up after {attempt + 1} attempts)"
-            raise LLMError(self.name, cause, timeout=failure.timeout)
+    def _attempt_timeout(self, deadline: float) -> httpx.Timeout:
+        """Per-read timeouts for one attempt, never reaching past the call's deadline."""
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise _Retryable(self._deadline_cause(), timeout=True)
+        read = min(self.timeout, left)
+        return httpx.Timeout(read, connect=min(read, CONNECT_TIMEOUT))
+
+    def _read_within(self, reply: httpx.Response, deadline: float) -> httpx.Response:
+        """The whole reply, read piece by piece so a body that never ends meets the deadline."""
+        body = bytearray()
+        for part in reply.iter_bytes():
+            body += part
+            if time.monotonic() > deadline:
+                raise _Retryable(self._deadline_cause(), timeout=True)
+        kept = {k: v for k, v in reply.headers.items() if k in ("content-type", "retry-after")}
+        return httpx.Response(
+            reply.status_code, headers=kept, content=bytes(body), request=reply.request
+        )
+
+    def _deadline_cause(self) -> str:
+        return f"no complete answer within the {self.deadline:g}s deadline from {self.url}"
+
+    def _pause_or_raise(self, attempt: int, failure: _Retryable, deadline: float) -> None:
+        """Sleep before the next attempt, or raise the final error when none is left
+        (or the pause would end past the deadline)."""
         delay = failure.retry_after
         if delay is None:
             delay = self.backoff * 2**attempt
-        time.sleep(min(delay, MAX_RETRY_DELAY))
+        delay = min(delay, MAX_RETRY_DELAY)
+        if attempt >= self.retries or time.monotonic() + delay >= deadline:
+            cause = failure.cause
+            if attempt:
+                cause += f" (gave up after {attempt + 1} attempts)"
+            raise LLMError(self.name, cause, timeout=failure.timeout)
+        time.sleep(delay)
 
     def _transport_failure(self, exc: httpx.RequestError) -> _Retryable:
         if isinstance(exc, httpx.TimeoutException):
@@ -167,11 +206,17 @@ class OpenAIClient:
             raise LLMError(self.name, f"reply has no text content: {str(body)[:200]}")
         return content
 
-    def _sse_pieces(self, response: httpx.Response) -> Iterator[str]:
-        """Content pieces from a server-sent event stream, until `data: [DONE]`."""
-        got_content = False
+    def _sse_pieces(self, response: httpx.Response, deadline: float) -> Iterator[str]:
+        """Content pieces from a server-sent event stream, until `data: [DONE]`.
+
+        A stream that ends without `[DONE]` (or a `finish_reason`) after some content was
+        cut off mid-answer: an error, not a shorter answer.
+        """
+        got_content = finished = False
         data: list[str] = []
         for line in _lines_then_blank(response.iter_lines()):
+            if time.monotonic() > deadline:
+                raise _Retryable(self._deadline_cause(), timeout=True)
             if line.startswith("data:"):
                 data.append(line[5:].removeprefix(" "))
                 continue
@@ -180,14 +225,18 @@ class OpenAIClient:
             event, data = "\n".join(data), []
             if event.strip() == "[DONE]":
                 return
-            piece = self._event_content(event)
+            piece, finish = self._event_content(event)
+            finished = finished or finish
             if piece:
                 got_content = True
                 yield piece
         if not got_content:
             raise LLMError(self.name, "stream ended before any content (no [DONE])")
+        if not finished:
+            raise _Retryable("the stream stopped mid-answer (no finish_reason or [DONE])")
 
-    def _event_content(self, event: str) -> str | None:
+    def _event_content(self, event: str) -> tuple[str | None, bool]:
+        """The event's content piece, and whether it says the answer is complete."""
         try:
             chunk = json.loads(event)
         except ValueError as exc:
@@ -199,11 +248,12 @@ class OpenAIClient:
         if chunk.get("error"):
             raise LLMError(self.name, f"error in stream: {_message_from(chunk)}")
         choices = chunk.get("choices") or []  # usage-only chunks carry no choices
-        if not choices or not isinstance(choices[0], dict):
-            return None
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+            return None, False
         delta = choices[0].get("delta") or {}
         content = delta.get("content") if isinstance(delta, dict) else None
-        return content if isinstance(content, str) else None
+        finish = bool(choices[0].get("finish_reason"))
+        return (content if isinstance(content, str) else None), finish
 
 
 def _lines_then_blank(lines: Iterator[str]) -> Iterator[str]:

@@ -30,6 +30,7 @@ def openai_factory(settings: Settings, **deps: Any) -> LLMClient:
         api_key=settings.llm_api_key,
         timeout=settings.llm_timeout,
         retries=settings.llm_retries,
+        deadline=settings.llm_deadline,
     )
 
 

@@ -14,6 +14,7 @@ from fastapi import APIRouter, HTTPException, Request
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rag.api.deps import ServicesDep
 from rag.api.errors import readable
@@ -22,6 +23,7 @@ from rag.api.schemas import (
     DocumentsResponse,
     DocumentSummary,
     DocumentUploadBody,
+    check_unicode,
 )
 from rag.errors import InvalidRequestError
 from rag.index.updates import (
@@ -183,7 +185,7 @@ async def _form_upload(request: Request, body: bytes, limit: int) -> Upload:
     form_request = Request(request.scope, replay)
     try:
         form = await form_request.form(max_files=1, max_fields=4, max_part_size=FORM_OVERHEAD)
-    except HTTPException as exc:
+    except StarletteHTTPException as exc:  # Starlette's own, not FastAPI's subclass
         raise UploadError(f"malformed multipart body: {exc.detail}") from exc
     try:
         file = form.get("file")
@@ -195,6 +197,9 @@ async def _form_upload(request: Request, body: bytes, limit: int) -> Upload:
         if isinstance(raw_metadata, str) and raw_metadata.strip():
             try:
                 metadata = json.loads(raw_metadata)
+                check_unicode(metadata)
+            except RecursionError as exc:
+                raise UploadError("metadata is nested too deeply: send a flat JSON object") from exc
             except ValueError as exc:
                 raise UploadError(f"metadata is not valid JSON ({exc})") from exc
         return prepare_upload(file.filename or "", data, metadata, limit=limit)
