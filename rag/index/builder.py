@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import faiss
 import numpy as np
 from tqdm import tqdm
 
@@ -23,8 +24,10 @@ from rag.errors import IndexStateError
 from rag.index.dense import DenseIndex
 from rag.index.lexical import LexicalIndex, Tokenizer, corpus_user_words
 from rag.index.manifest import Manifest
+from rag.index.milvus_store import MilvusStore, default_uri
 from rag.index.storage import _publish, current_generation, new_generation
 from rag.index.store import ChunkStore
+from rag.index.vector_store import FaissStore, VectorStore
 from rag.schemas import Chunk
 
 
@@ -37,6 +40,7 @@ class IndexBundle:
     dense: DenseIndex
     lexical: LexicalIndex
     folder: Path
+    vectors: VectorStore  # where dense search runs: `dense` itself, or a Milvus collection
 
 
 @dataclass
@@ -58,6 +62,21 @@ def passage_text(chunk: Chunk) -> str:
     """What is embedded and BM25-indexed: the chunk with its article title and section."""
     context = " ".join(part for part in (chunk.title, chunk.section) if part)
     return f"{context}\n{chunk.text}" if context else chunk.text
+
+
+def store_name(settings: Settings) -> str:
+    """The configured store, else the live index's, else faiss."""
+    if settings.store:
+        return settings.store
+    try:
+        return Manifest.load(current_generation(Path(settings.index_dir))).store
+    except (IndexStateError, OSError, ValueError):
+        return "faiss"
+
+
+def connect_milvus(settings: Settings) -> MilvusStore:
+    uri = settings.milvus_uri or default_uri(settings.index_dir)
+    return MilvusStore.connect(uri, settings.milvus_collection, settings.milvus_token)
 
 
 def reusable_vectors(index_dir: Path, embedder_name: str) -> dict[str, np.ndarray]:
@@ -144,7 +163,11 @@ def build_index(
     embed_seconds = time.perf_counter() - embed_started
     tokenizer = Tokenizer(corpus_user_words([d.text for d in corpus.documents]))
     lexical = LexicalIndex.build([passage_text(c) for c in chunks], tokenizer)
-    dense = DenseIndex.build(vectors, settings.hnsw_threshold)
+    store = store_name(settings)
+    # With Milvus, the local vectors are only a cache (reused by rebuilds, read by the
+    # answerer), never searched: kept flat so every process can memory-map them.
+    threshold = settings.hnsw_threshold if store == "faiss" else len(chunks) + 1
+    dense = DenseIndex.build(vectors, threshold)
     manifest = Manifest(
         embedder=embedder.name,
         dim=int(vectors.shape[1]),
@@ -155,12 +178,16 @@ def build_index(
         files=corpus.files,
         documents=len(corpus.documents),
         chunks=len(chunks),
-        dense_index=dense.kind,
+        dense_index=dense.kind if store == "faiss" else "hnsw",
+        store=store,
+        milvus_collection=settings.milvus_collection if store == "milvus" else "",
         built_at=datetime.now(UTC).isoformat(timespec="seconds"),
         build_seconds=round(time.perf_counter() - started, 3),
     )
     publish = contextlib.contextmanager(_publish) if lock_held else new_generation
     with publish(settings.index_dir) as folder:
+        if store == "milvus":  # written first: a failure here publishes nothing
+            connect_milvus(settings).sync(chunks, corpus.documents, vectors, embedder.name)
         ChunkStore(corpus.documents, chunks).save(folder)
         dense.save(folder)
         lexical.save(folder)
@@ -174,27 +201,51 @@ def build_index(
     )
 
 
-def load_index(index_dir: Path) -> IndexBundle:
+def load_index(index_dir: Path, settings: Settings | None = None) -> IndexBundle:
+    """Load the live generation; `settings` say where Milvus is (default: from RAG_*)."""
     folder = current_generation(Path(index_dir))
     try:
         manifest = Manifest.load(folder)
         store = ChunkStore.load(folder)
-        dense = DenseIndex.load(folder)
+        dense = DenseIndex.load(folder) if manifest.store == "faiss" else _mapped(folder)
         lexical = LexicalIndex.load(folder)
     except (OSError, ValueError, RuntimeError) as exc:
         raise IndexStateError(f"index in {folder} is unreadable ({exc}): rebuild it") from exc
     if not (len(store) == len(dense) == manifest.chunks):
         raise IndexStateError(f"index in {folder} is inconsistent: rebuild it")
-    return IndexBundle(manifest=manifest, store=store, dense=dense, lexical=lexical, folder=folder)
+    vectors: VectorStore
+    if manifest.store == "milvus":
+        settings = (settings or Settings()).model_copy(
+            update={"index_dir": Path(index_dir), "milvus_collection": manifest.milvus_collection}
+        )
+        vectors = connect_milvus(settings)
+        if manifest.chunks and vectors.count() == 0:
+            raise IndexStateError(
+                f"Milvus collection {manifest.milvus_collection} at {vectors.uri} is empty: "
+                "check RAG_MILVUS_URI, or rebuild with `rag ingest --force`"
+            )
+    else:
+        vectors = FaissStore(dense, store.chunks, store.documents)
+    return IndexBundle(
+        manifest=manifest, store=store, dense=dense, lexical=lexical, folder=folder, vectors=vectors
+    )
+
+
+def _mapped(folder: Path) -> DenseIndex:
+    """The flat vector cache of a Milvus index, memory-mapped (shared by all workers)."""
+    return DenseIndex(faiss.read_index(str(folder / DenseIndex.FILE), faiss.IO_FLAG_MMAP))
 
 
 def stale_reasons(settings: Settings, embedder: Embedder, manifest: Manifest) -> list[str]:
     params = chunking_params(settings)
-    return manifest.stale_reasons(
+    reasons = manifest.stale_reasons(
         embedder=embedder.name,
         chunk_params=(params.size, params.max_chars, params.overlap),
         checksum=corpus_checksum(settings.source_dir),
     )
+    if settings.store and settings.store != manifest.store:
+        reasons.append(f"store changed ({manifest.store} -> {settings.store})")
+    return reasons
 
 
 def ensure_index(
@@ -207,7 +258,7 @@ def ensure_index(
     """Load the index, building it first when it is missing or stale."""
     say = log or (lambda message: print(message, file=sys.stderr))
     try:
-        bundle = load_index(settings.index_dir)
+        bundle = load_index(settings.index_dir, settings)
         reasons = stale_reasons(settings, embedder, bundle.manifest)
         if not reasons:
             return bundle
@@ -215,4 +266,4 @@ def ensure_index(
     except IndexStateError as exc:
         say(f"{exc}; building the index")
     build_index(settings, embedder, progress=progress)
-    return load_index(settings.index_dir)
+    return load_index(settings.index_dir, settings)
