@@ -131,7 +131,7 @@ class IndexFollower:
         try:
             if current_generation(index_dir).name == services.bundle.folder.name:
                 return services
-            bundle = load_index(index_dir, services.settings)
+            bundle = load_index(index_dir, services.settings, services.bundle)
         except RagError as exc:
             logger.warning("keeping index %s: %s", services.bundle.folder.name, exc)
             return services

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from rag.api import create_app
 from rag.cli import app as cli_app
 from rag.config import Settings
+from rag.errors import IndexStateError, InvalidRequestError
 from rag.index import IndexBundle, build_index, load_index
 from rag.index.dense import DenseIndex
 from rag.index.milvus_store import MilvusStore, milvus_filter, start_lite_server
@@ -196,8 +197,6 @@ def test_dates_and_places_filter_exactly_like_admits(lite_uri):
 
 
 def test_a_place_with_like_wildcards_is_refused_not_misread():
-    from rag.errors import InvalidRequestError
-
     with pytest.raises(InvalidRequestError, match="not allowed"):
         milvus_filter(Filters(place=["100%"]))
 
@@ -310,6 +309,8 @@ def test_two_workers_share_one_collection(index_copy, embedder, tmp_path):
     worker has its own services; an article added through one is found through the other."""
     process, address = start_lite_server(str(tmp_path / "shared.db"))
     try:
+        with pytest.raises(IndexStateError, match="open by one process only"):
+            MilvusStore.connect(str(tmp_path / "shared.db"), "x")
         settings = milvus_settings(index_copy, address)
         build_index(settings, embedder)
         workers = [
@@ -345,8 +346,6 @@ def test_a_wrong_milvus_address_is_a_clear_error(index_copy, lite_uri, embedder,
     settings = milvus_settings(index_copy, lite_uri)
     build_index(settings, embedder)
     elsewhere = settings.model_copy(update={"milvus_uri": str(tmp_path / "empty.db")})
-    from rag.errors import IndexStateError
-
     with pytest.raises(IndexStateError, match="is empty: check RAG_MILVUS_URI"):
         load_index(settings.index_dir, elsewhere)
     with pytest.raises(IndexStateError, match="must end in .db"):

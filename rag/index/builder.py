@@ -201,8 +201,14 @@ def build_index(
     )
 
 
-def load_index(index_dir: Path, settings: Settings | None = None) -> IndexBundle:
-    """Load the live generation; `settings` say where Milvus is (default: from RAG_*)."""
+def load_index(
+    index_dir: Path, settings: Settings | None = None, previous: IndexBundle | None = None
+) -> IndexBundle:
+    """Load the live generation; `settings` say where Milvus is (default: from RAG_*).
+
+    A reload passes the `previous` bundle: its Milvus connection is kept when it is to the
+    same collection (a service reloads after every corpus change).
+    """
     folder = current_generation(Path(index_dir))
     try:
         manifest = Manifest.load(folder)
@@ -218,17 +224,31 @@ def load_index(index_dir: Path, settings: Settings | None = None) -> IndexBundle
         settings = (settings or Settings()).model_copy(
             update={"index_dir": Path(index_dir), "milvus_collection": manifest.milvus_collection}
         )
-        vectors = connect_milvus(settings)
-        if manifest.chunks and vectors.count() == 0:
-            raise IndexStateError(
-                f"Milvus collection {manifest.milvus_collection} at {vectors.uri} is empty: "
-                "check RAG_MILVUS_URI, or rebuild with `rag ingest --force`"
-            )
+        vectors = _milvus_vectors(settings, manifest, previous)
     else:
         vectors = FaissStore(dense, store.chunks, store.documents)
     return IndexBundle(
         manifest=manifest, store=store, dense=dense, lexical=lexical, folder=folder, vectors=vectors
     )
+
+
+def _milvus_vectors(
+    settings: Settings, manifest: Manifest, previous: IndexBundle | None
+) -> MilvusStore:
+    uri = settings.milvus_uri or default_uri(settings.index_dir)
+    old = previous.vectors if previous is not None else None
+    if isinstance(old, MilvusStore) and (old.uri, old.collection) == (
+        uri,
+        manifest.milvus_collection,
+    ):
+        return old
+    store = connect_milvus(settings)
+    if manifest.chunks and store.count() == 0:
+        raise IndexStateError(
+            f"Milvus collection {manifest.milvus_collection} at {uri} is empty: "
+            "check RAG_MILVUS_URI, or rebuild with `rag ingest --force`"
+        )
+    return store
 
 
 def _mapped(folder: Path) -> DenseIndex:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import socket
 import subprocess
 import sys
@@ -113,6 +114,10 @@ class MilvusStore:
             if not uri.endswith(".db"):
                 raise IndexStateError(f"RAG_MILVUS_URI {uri!r}: a Milvus Lite path must end in .db")
             Path(uri).parent.mkdir(parents=True, exist_ok=True)
+        # Milvus Lite logs a traceback when its folder is locked; the error below says it all.
+        lite_log = logging.getLogger("milvus_lite")
+        level = lite_log.level
+        lite_log.setLevel(logging.CRITICAL)
         try:
             client = MilvusClient(uri=uri, token=token)
         except Exception as exc:  # pymilvus raises its own MilvusException and gRPC errors
@@ -123,6 +128,8 @@ class MilvusStore:
                 else ""
             )
             raise IndexStateError(f"cannot connect to Milvus at {uri}{hint}: {exc}") from exc
+        finally:
+            lite_log.setLevel(level)
         store = cls(client, collection, uri=uri)
         store.load()
         return store
