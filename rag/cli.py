@@ -14,6 +14,8 @@ from rag.config import SearchMode, Settings
 from rag.errors import RagError
 
 if TYPE_CHECKING:
+    import subprocess
+
     from rag.retrieval import Filters
 
 app = typer.Typer(
@@ -427,7 +429,7 @@ def serve(
             lite_server.wait(timeout=10)
 
 
-def share_milvus_lite(settings: Settings):  # noqa: ANN201 - (Settings, Popen | None)
+def share_milvus_lite(settings: Settings) -> tuple[Settings, subprocess.Popen | None]:
     """Milvus Lite opens its folder in one process only: for several workers, serve it on
     loopback from one `milvus-lite server` process and point every worker (through
     RAG_MILVUS_URI, which they read at start) at that."""

@@ -5,6 +5,7 @@ milvus store end to end (ingest switch, updates, two workers sharing one collect
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from collections.abc import Iterator
 
@@ -15,11 +16,12 @@ from typer.testing import CliRunner
 
 from rag.api import create_app
 from rag.cli import app as cli_app
+from rag.cli import share_milvus_lite
 from rag.config import Settings
 from rag.errors import IndexStateError, InvalidRequestError
 from rag.index import IndexBundle, build_index, load_index
 from rag.index.dense import DenseIndex
-from rag.index.milvus_store import MilvusStore, milvus_filter, start_lite_server
+from rag.index.milvus_store import MilvusStore, milvus_filter
 from rag.index.updates import add_documents, prepare_upload, remove_documents
 from rag.index.vector_store import STORES, FaissStore, VectorStore
 from rag.retrieval import Filters, Retriever
@@ -304,14 +306,19 @@ def test_ingest_store_switches_and_the_choice_sticks(index_copy, lite_uri):
     MilvusStore.connect(lite_uri, collection).drop()
 
 
-def test_two_workers_share_one_collection(index_copy, embedder, tmp_path):
+def test_two_workers_share_one_collection(index_copy, embedder, tmp_path, monkeypatch):
     """What `rag serve --workers 2` sets up: a milvus-lite server owns the folder, each
     worker has its own services; an article added through one is found through the other."""
-    process, address = start_lite_server(str(tmp_path / "shared.db"))
+    assert share_milvus_lite(index_copy) == (index_copy, None)  # a faiss index: nothing to do
+    monkeypatch.setenv("RAG_MILVUS_URI", "")  # set by share_milvus_lite, restored after
+    lite = str(tmp_path / "shared.db")
+    settings, process = share_milvus_lite(milvus_settings(index_copy, lite))
     try:
+        assert process is not None
+        assert settings.milvus_uri.startswith("http://127.0.0.1:")
+        assert os.environ["RAG_MILVUS_URI"] == settings.milvus_uri  # what workers read
         with pytest.raises(IndexStateError, match="open by one process only"):
-            MilvusStore.connect(str(tmp_path / "shared.db"), "x")
-        settings = milvus_settings(index_copy, address)
+            MilvusStore.connect(lite, "x")
         build_index(settings, embedder)
         workers = [
             Services.from_parts(settings, embedder, load_index(settings.index_dir, settings))
