@@ -21,7 +21,7 @@ from rag.config import Settings
 from rag.errors import IndexStateError, InvalidRequestError
 from rag.index import IndexBundle, build_index, load_index
 from rag.index.dense import DenseIndex
-from rag.index.milvus_store import MilvusStore, milvus_filter
+from rag.index.milvus_store import MilvusStore, milvus_filter, start_lite_server
 from rag.index.updates import add_documents, prepare_upload, remove_documents
 from rag.index.vector_store import STORES, FaissStore, VectorStore
 from rag.retrieval import Filters, Retriever
@@ -358,3 +358,14 @@ def test_a_wrong_milvus_address_is_a_clear_error(index_copy, lite_uri, embedder,
     with pytest.raises(IndexStateError, match="must end in .db"):
         MilvusStore.connect(str(tmp_path / "folder"), "x")
     MilvusStore.connect(lite_uri, settings.milvus_collection).drop()
+
+
+def test_a_milvus_server_going_away_is_a_clear_error(tmp_path, query_vectors):
+    process, address = start_lite_server(str(tmp_path / "gone.db"))
+    store = MilvusStore.connect(address, "chunks")
+    process.terminate()
+    process.wait(timeout=10)
+    with pytest.raises(IndexStateError, match="search failed"):
+        store.search(query_vectors[0], K)
+    with pytest.raises(IndexStateError, match="count failed"):
+        store.count()

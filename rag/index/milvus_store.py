@@ -9,6 +9,7 @@ search of any other.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -16,7 +17,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -82,6 +83,17 @@ def milvus_filter(filters: Filters | None) -> str:
 
 def _literal(value: str | list[str]) -> str:
     return json.dumps(value, ensure_ascii=False)
+
+
+@contextlib.contextmanager
+def milvus_errors(action: str, uri: str) -> Iterator[None]:
+    """Milvus failures (server down, timeouts) as the project's error: a CLI message, 503."""
+    from pymilvus.exceptions import MilvusException
+
+    try:
+        yield
+    except MilvusException as exc:
+        raise IndexStateError(f"Milvus at {uri}: {action} failed: {exc}") from exc
 
 
 def document_hash(document: Document, chunks: list[Chunk], embedder: str) -> str:
@@ -236,24 +248,29 @@ class MilvusStore:
         n = min(n, MAX_LIMIT)
         if n <= 0:
             return []
-        results = self.client.search(
-            self.collection,
-            data=[np.asarray(query, dtype=np.float32).tolist()],
-            anns_field="vector",
-            limit=n,
-            filter=expression,
-            output_fields=["chunk_id"],
-            search_params={"metric_type": "IP", "params": {"ef": max(HNSW_EF_SEARCH, n)}},
-            consistency_level=CONSISTENCY,
-        )
+        with milvus_errors("search", self.uri):
+            results = self.client.search(
+                self.collection,
+                data=[np.asarray(query, dtype=np.float32).tolist()],
+                anns_field="vector",
+                limit=n,
+                filter=expression,
+                output_fields=["chunk_id"],
+                search_params={"metric_type": "IP", "params": {"ef": max(HNSW_EF_SEARCH, n)}},
+                consistency_level=CONSISTENCY,
+            )
         return [(hit["entity"]["chunk_id"], float(hit["distance"])) for hit in results[0]]
 
     def count(self) -> int:
-        if not self.exists():
-            return 0
-        rows = self.client.query(
-            self.collection, filter="", output_fields=["count(*)"], consistency_level=CONSISTENCY
-        )
+        with milvus_errors("count", self.uri):
+            if not self.exists():
+                return 0
+            rows = self.client.query(
+                self.collection,
+                filter="",
+                output_fields=["count(*)"],
+                consistency_level=CONSISTENCY,
+            )
         return int(rows[0]["count(*)"])
 
     # -- keeping the collection equal to a built index -------------------------------------
@@ -283,6 +300,12 @@ class MilvusStore:
         """Make the collection hold exactly these chunks; only changed documents are
         rewritten. Idempotent, so a build that failed half-way is repaired by the next.
         Returns (documents deleted, documents written)."""
+        with milvus_errors("writing the index", self.uri):
+            return self._sync(chunks, documents, vectors, embedder)
+
+    def _sync(
+        self, chunks: list[Chunk], documents: list[Document], vectors: np.ndarray, embedder: str
+    ) -> tuple[int, int]:
         self.embedder = embedder
         if self.exists() and self.dim() != vectors.shape[1]:
             self.drop()  # another model: nothing in it can be reused
