@@ -140,7 +140,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--index", type=Path, default=Path("index"))
     parser.add_argument("--source", type=Path, default=Path("seeds"))
-    parser.add_argument("--size", type=int, default=100_000, help="synthetic chunks")
+    parser.add_argument("--size", type=int, default=100_000, help="synthetic chunks (0: skip)")
     parser.add_argument("--quick", action="store_true", help="10^4 synthetic chunks")
     args = parser.parse_args()
     size = 10_000 if args.quick else args.size
@@ -210,12 +210,17 @@ def main() -> None:
                 mode: retrieval_metrics(retriever, questions, mode) for mode in ("bm25", "hybrid")
             }
             lexical[name]["insert_s"] = round(seconds, 2)
+            lexical[name]["top10_overlap_with_jieba_bm25s"] = top_overlap(
+                faiss_services.bundle.lexical, bm25, [q.question for q in questions]
+            )
             lexical[name]["search_ms"] = latency_stats(
                 [1000 * _timed(bm25.search, q.question, 50) for q in questions if q.answerable]
             )
         result["lexical"] = lexical
         print("lexical:", json.dumps(lexical, indent=1))
 
+        if not size:
+            raise SystemExit(_write(result))
         # 4. Search latency at scale: synthetic chunks made from the seed (rag/benchmark.py).
         inputs = prepare_scale_inputs(faiss_services, texts, query_count=200)
         rng = np.random.default_rng(0)
@@ -255,10 +260,31 @@ def main() -> None:
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
+    _write(result)
+
+
+def _write(result: dict[str, Any]) -> int:
     out = ROOT / "evals" / "results" / f"bench-stores-{datetime.now():%Y%m%d-%H%M%S}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, ensure_ascii=False, indent=2), "utf-8")
     print(f"written {out}")
+    return 0
+
+
+def top_overlap(jieba_bm25, milvus_bm25: MilvusBM25, questions: list[str]) -> dict[str, float]:
+    """How alike the two BM25 rankings are, question by question (top 10)."""
+    shares, same_first = [], 0
+    for question in questions:
+        _, ours = jieba_bm25.search(question, K)
+        _, theirs = milvus_bm25.search(question, K)
+        shares.append(len(set(ours.tolist()) & set(theirs.tolist())) / K)
+        same_first += bool(len(ours) and len(theirs) and ours[0] == theirs[0])
+    return {
+        "mean_share": round(float(np.mean(shares)), 3),
+        "identical_top10_sets": sum(share == 1.0 for share in shares),
+        "same_first_hit": same_first,
+        "questions": len(questions),
+    }
 
 
 def _timed(fn, *args) -> float:  # noqa: ANN001
