@@ -14,6 +14,8 @@ from rag.config import SearchMode, Settings
 from rag.errors import RagError
 
 if TYPE_CHECKING:
+    import subprocess
+
     from rag.retrieval import Filters
 
 app = typer.Typer(
@@ -81,6 +83,10 @@ def ingest(
     source: SourceOpt = None,
     index: IndexOpt = None,
     force: Annotated[bool, typer.Option("--force", help="Rebuild even if up to date.")] = False,
+    store: Annotated[
+        str | None,
+        typer.Option("--store", help="Vector store: faiss or milvus (default: the index's)."),
+    ] = None,
 ) -> None:
     """Read the corpus, chunk, embed and index it (skipped when the index is up to date)."""
     from rag.embedding import build_embedder
@@ -88,11 +94,15 @@ def ingest(
     from rag.index.builder import stale_reasons
 
     settings = settings_from(source, index)
+    if store is not None:
+        if store not in ("faiss", "milvus"):
+            raise fail(f"unknown --store '{store}': use faiss or milvus")
+        settings = settings.model_copy(update={"store": store})
     try:
         embedder = build_embedder(settings)
         if not force:
             try:
-                manifest = load_index(settings.index_dir).manifest
+                manifest = load_index(settings.index_dir, settings).manifest
                 if not stale_reasons(settings, embedder, manifest):
                     typer.echo(
                         f"index in {settings.index_dir} is up to date: {manifest.documents} "
@@ -109,7 +119,7 @@ def ingest(
     for name, reason in report.skipped.items():
         typer.secho(f"skipped {name}: {reason}", fg=typer.colors.YELLOW, err=True)
     typer.echo(
-        f"indexed {m.documents} articles as {m.chunks} chunks ({m.dense_index} FAISS + BM25) "
+        f"indexed {m.documents} articles as {m.chunks} chunks ({m.dense_index} {m.store} + BM25) "
         f"in {report.seconds:.1f}s ({report.embedded} embedded at "
         f"{report.embedded / max(report.embed_seconds, 1e-9):.1f} chunks/s, "
         f"{m.chunks - report.embedded} reused) -> {settings.index_dir}"
@@ -392,7 +402,10 @@ def serve(
         # Workers are new processes that read their settings from the environment.
         os.environ["RAG_INDEX_DIR"] = str(index.resolve())
     settings = settings_from(index=index)
+    lite_server = None
     try:
+        if workers > 1:
+            settings, lite_server = share_milvus_lite(settings)
         # Build here, once: N workers starting on a missing index would all build it. One
         # worker is this process: it serves what was loaded here instead of loading again.
         asgi_app: object = "rag.api.app:create_app"
@@ -401,16 +414,41 @@ def serve(
         else:
             ensure_index(settings, build_embedder(settings), progress=True)
     except RagError as exc:
+        if lite_server is not None:
+            lite_server.terminate()
         raise fail(str(exc)) from exc
     log_config = copy.deepcopy(LOGGING_CONFIG)
     # One line per request from rag.api replaces uvicorn's access log (no query strings).
     log_config["loggers"]["rag"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
-    uvicorn.run(
-        asgi_app,
-        factory=workers > 1,
-        host=host or settings.host,
-        port=port or settings.port,
-        workers=workers,
-        log_config=log_config,
-        access_log=False,
-    )
+    try:
+        uvicorn.run(
+            asgi_app,
+            factory=workers > 1,
+            host=host or settings.host,
+            port=port or settings.port,
+            workers=workers,
+            log_config=log_config,
+            access_log=False,
+        )
+    finally:
+        if lite_server is not None:
+            lite_server.terminate()
+            lite_server.wait(timeout=10)
+
+
+def share_milvus_lite(settings: Settings) -> tuple[Settings, subprocess.Popen | None]:
+    """Milvus Lite opens its folder in one process only: for several workers, serve it on
+    loopback from one `milvus-lite server` process and point every worker (through
+    RAG_MILVUS_URI, which they read at start) at that."""
+    import os
+
+    from rag.index.builder import store_name
+    from rag.index.milvus_store import default_uri, is_lite, start_lite_server
+
+    uri = settings.milvus_uri or default_uri(settings.index_dir)
+    if store_name(settings) != "milvus" or not is_lite(uri):
+        return settings, None
+    process, address = start_lite_server(str(Path(uri).resolve()))
+    typer.echo(f"Milvus Lite {uri} served on {address} for the workers")
+    os.environ["RAG_MILVUS_URI"] = address
+    return settings.model_copy(update={"milvus_uri": address}), process

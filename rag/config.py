@@ -73,3 +73,12 @@ class Settings(BaseSettings):
     # How often (at most) a running service checks index/CURRENT for a generation published
     # by the CLI or another worker; 0 turns following off.
     index_reload_seconds: float = Field(default=0.5, ge=0)
+
+    # Vector store (see README, "Milvus"): "faiss" in the process or a shared "milvus"
+    # collection. Empty: the store the live index was built with (faiss for a new index).
+    store: Literal["", "faiss", "milvus"] = ""
+    # A Milvus Lite folder ending in .db (default <index_dir>/milvus.db) or a server URL
+    # such as http://host:19530; token is "user:password" or an API key for a secured server.
+    milvus_uri: str = ""
+    milvus_token: str = ""
+    milvus_collection: str = "rag_chunks"

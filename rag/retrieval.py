@@ -111,6 +111,7 @@ class Retriever:
         self.rrf_k = rrf_k
         self._cache = _LRU(cache_size)
         self._embed_lock = threading.Lock()
+        self._rows = {chunk.chunk_id: i for i, chunk in enumerate(bundle.store.chunks)}
 
     def embed_query(self, query: str) -> np.ndarray:
         vector = self._cache.get(query)
@@ -137,17 +138,25 @@ class Retriever:
             raise InvalidRequestError(
                 f"unknown search mode '{mode}': use one of {', '.join(MODES)}"
             )
-        allowed = self.allowed_rows(filters)
         if mode == "dense":
-            scores, rows = self.bundle.dense.search(self.embed_query(query), n, allowed)
-            return list(zip(rows.tolist(), scores.tolist(), strict=True))
+            return self.dense(query, n, filters)
+        allowed = self.allowed_rows(filters)
         if mode == "bm25":
             scores, rows = self.bundle.lexical.search(query, n, allowed)
             return list(zip(rows.tolist(), scores.tolist(), strict=True))
         pool = max(self.candidates, n)
-        _, dense_rows = self.bundle.dense.search(self.embed_query(query), pool, allowed)
+        dense_rows = [row for row, _ in self.dense(query, pool, filters)]
         _, lexical_rows = self.bundle.lexical.search(query, pool, allowed)
-        return reciprocal_rank_fusion([dense_rows.tolist(), lexical_rows.tolist()], self.rrf_k)[:n]
+        return reciprocal_rank_fusion([dense_rows, lexical_rows.tolist()], self.rrf_k)[:n]
+
+    def dense(self, query: str, n: int, filters: Filters | None) -> list[tuple[int, float]]:
+        """(row, score) from the vector store (FAISS or Milvus, which filters itself).
+
+        A chunk the loaded generation does not know yet (written to a shared Milvus
+        collection by another process a moment ago) is skipped until the reload.
+        """
+        found = self.bundle.vectors.search(self.embed_query(query), n, filters)
+        return [(self._rows[c], s) for c, s in found if c in self._rows]
 
     def search(
         self,

@@ -42,7 +42,7 @@ class Services:
         if build_if_needed:
             bundle = ensure_index(settings, embedder, progress=progress)
         else:
-            bundle = load_index(settings.index_dir)
+            bundle = load_index(settings.index_dir, settings)
         return cls.from_parts(settings, embedder, bundle)
 
     @classmethod
@@ -134,7 +134,7 @@ class IndexFollower:
         try:
             if current_generation(index_dir).name == services.bundle.folder.name:
                 return services
-            bundle = load_index(index_dir)
+            bundle = load_index(index_dir, services.settings, services.bundle)
         except RagError as exc:
             logger.warning("keeping index %s: %s", services.bundle.folder.name, exc)
             return services

@@ -7,10 +7,12 @@ import sys
 import threading
 import time
 import weakref
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import faiss
 import numpy as np
 from tqdm import tqdm
 
@@ -23,8 +25,10 @@ from rag.errors import IndexStateError
 from rag.index.dense import DenseIndex, DenseParams
 from rag.index.lexical import LexicalIndex, Tokenizer, corpus_user_words
 from rag.index.manifest import Manifest
+from rag.index.milvus_store import MilvusStore, default_uri
 from rag.index.storage import _publish, current_generation, write_lock
 from rag.index.store import ChunkStore
+from rag.index.vector_store import FaissStore, VectorStore
 from rag.schemas import Chunk
 
 
@@ -37,6 +41,7 @@ class IndexBundle:
     dense: DenseIndex
     lexical: LexicalIndex
     folder: Path
+    vectors: VectorStore  # where dense search runs: `dense` itself, or a Milvus collection
 
 
 @dataclass
@@ -58,6 +63,21 @@ def passage_text(chunk: Chunk) -> str:
     """What is embedded and BM25-indexed: the chunk with its article title and section."""
     context = " ".join(part for part in (chunk.title, chunk.section) if part)
     return f"{context}\n{chunk.text}" if context else chunk.text
+
+
+def store_name(settings: Settings) -> str:
+    """The configured store, else the live index's, else faiss."""
+    if settings.store:
+        return settings.store
+    try:
+        return Manifest.load(current_generation(Path(settings.index_dir))).store
+    except (IndexStateError, OSError, ValueError):
+        return "faiss"
+
+
+def connect_milvus(settings: Settings) -> MilvusStore:
+    uri = settings.milvus_uri or default_uri(settings.index_dir)
+    return MilvusStore.connect(uri, settings.milvus_collection, settings.milvus_token)
 
 
 def reusable_vectors(index_dir: Path, embedder_name: str) -> dict[str, np.ndarray]:
@@ -154,7 +174,13 @@ def build_index(
     embed_seconds = time.perf_counter() - embed_started
     tokenizer = Tokenizer(corpus_user_words([d.text for d in corpus.documents]))
     lexical = LexicalIndex.build([passage_text(c) for c in chunks], tokenizer)
-    dense = DenseIndex.build(vectors, DenseParams.from_settings(settings))
+    store = store_name(settings)
+    params = DenseParams.from_settings(settings)
+    if store == "milvus":
+        # The local vectors are then only a cache (reused by rebuilds, read by the
+        # answerer), never searched: kept flat so every process can memory-map them.
+        params = dataclasses.replace(params, kind="flat")
+    dense = DenseIndex.build(vectors, params)
     manifest = Manifest(
         embedder=embedder.name,
         dim=int(vectors.shape[1]),
@@ -165,11 +191,15 @@ def build_index(
         files=corpus.files,
         documents=len(corpus.documents),
         chunks=len(chunks),
-        dense_index=dense.kind,
+        dense_index=dense.kind if store == "faiss" else "hnsw",
+        store=store,
+        milvus_collection=settings.milvus_collection if store == "milvus" else "",
         built_at=datetime.now(UTC).isoformat(timespec="seconds"),
         build_seconds=round(time.perf_counter() - started, 3),
     )
     with contextlib.contextmanager(_publish)(settings.index_dir) as folder:
+        if store == "milvus":  # written first: a failure here publishes nothing
+            connect_milvus(settings).sync(chunks, corpus.documents, vectors, embedder.name)
         ChunkStore(corpus.documents, chunks).save(folder)
         dense.save(folder)
         lexical.save(folder)
@@ -183,27 +213,71 @@ def build_index(
     )
 
 
-def load_index(index_dir: Path) -> IndexBundle:
+def load_index(
+    index_dir: Path, settings: Settings | None = None, previous: IndexBundle | None = None
+) -> IndexBundle:
+    """Load the live generation; `settings` say where Milvus is (default: from RAG_*).
+
+    A reload passes the `previous` bundle: its Milvus connection is kept when it is to the
+    same collection (a service reloads after every corpus change).
+    """
     folder = current_generation(Path(index_dir))
     try:
         manifest = Manifest.load(folder)
         store = ChunkStore.load(folder)
-        dense = DenseIndex.load(folder)
+        dense = DenseIndex.load(folder) if manifest.store == "faiss" else _mapped(folder)
         lexical = LexicalIndex.load(folder)
     except (OSError, ValueError, RuntimeError) as exc:
         raise IndexStateError(f"index in {folder} is unreadable ({exc}): rebuild it") from exc
     if not (len(store) == len(dense) == manifest.chunks):
         raise IndexStateError(f"index in {folder} is inconsistent: rebuild it")
-    return IndexBundle(manifest=manifest, store=store, dense=dense, lexical=lexical, folder=folder)
+    vectors: VectorStore
+    if manifest.store == "milvus":
+        settings = (settings or Settings()).model_copy(
+            update={"index_dir": Path(index_dir), "milvus_collection": manifest.milvus_collection}
+        )
+        vectors = _milvus_vectors(settings, manifest, previous)
+    else:
+        vectors = FaissStore(dense, store.chunks, store.documents)
+    return IndexBundle(
+        manifest=manifest, store=store, dense=dense, lexical=lexical, folder=folder, vectors=vectors
+    )
+
+
+def _milvus_vectors(
+    settings: Settings, manifest: Manifest, previous: IndexBundle | None
+) -> MilvusStore:
+    uri = settings.milvus_uri or default_uri(settings.index_dir)
+    old = previous.vectors if previous is not None else None
+    if isinstance(old, MilvusStore) and (old.uri, old.collection) == (
+        uri,
+        manifest.milvus_collection,
+    ):
+        return old
+    store = connect_milvus(settings)
+    if manifest.chunks and store.count() == 0:
+        raise IndexStateError(
+            f"Milvus collection {manifest.milvus_collection} at {uri} is empty: "
+            "check RAG_MILVUS_URI, or rebuild with `rag ingest --force`"
+        )
+    return store
+
+
+def _mapped(folder: Path) -> DenseIndex:
+    """The flat vector cache of a Milvus index, memory-mapped (shared by all workers)."""
+    return DenseIndex(faiss.read_index(str(folder / DenseIndex.FILE), faiss.IO_FLAG_MMAP))
 
 
 def stale_reasons(settings: Settings, embedder: Embedder, manifest: Manifest) -> list[str]:
     params = chunking_params(settings)
-    return manifest.stale_reasons(
+    reasons = manifest.stale_reasons(
         embedder=embedder.name,
         chunk_params=(params.size, params.max_chars, params.overlap),
         checksum=corpus_checksum(settings.source_dir),
     )
+    if settings.store and settings.store != manifest.store:
+        reasons.append(f"store changed ({manifest.store} -> {settings.store})")
+    return reasons
 
 
 def ensure_index(
@@ -216,7 +290,7 @@ def ensure_index(
     """Load the index, building it first when it is missing or stale."""
     say = log or (lambda message: print(message, file=sys.stderr))
     try:
-        bundle = load_index(settings.index_dir)
+        bundle = load_index(settings.index_dir, settings)
         reasons = stale_reasons(settings, embedder, bundle.manifest)
         if not reasons:
             return bundle
@@ -224,4 +298,4 @@ def ensure_index(
     except IndexStateError as exc:
         say(f"{exc}; building the index")
     build_index(settings, embedder, progress=progress)
-    return load_index(settings.index_dir)
+    return load_index(settings.index_dir, settings)
