@@ -175,12 +175,12 @@ def build_index(
     tokenizer = Tokenizer(corpus_user_words([d.text for d in corpus.documents]))
     lexical = LexicalIndex.build([passage_text(c) for c in chunks], tokenizer)
     store = store_name(settings)
-    params = DenseParams.from_settings(settings)
+    dense_params = DenseParams.from_settings(settings)
     if store == "milvus":
         # The local vectors are then only a cache (reused by rebuilds, read by the
         # answerer), never searched: kept flat so every process can memory-map them.
-        params = dataclasses.replace(params, kind="flat")
-    dense = DenseIndex.build(vectors, params)
+        dense_params = dataclasses.replace(dense_params, kind="flat")
+    dense = DenseIndex.build(vectors, dense_params)
     manifest = Manifest(
         embedder=embedder.name,
         dim=int(vectors.shape[1]),
