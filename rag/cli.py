@@ -222,15 +222,19 @@ def search(
     as_json: JsonOpt = False,
 ) -> None:
     """Show the passages that best match QUERY."""
+    from rag.retrieval import check_query
     from rag.schemas import SearchResult
     from rag.services import Services
 
-    if not query.strip():
-        raise fail("the query is empty")
+    settings = settings_from(index=index)
+    try:
+        query = check_query(query, settings.max_question_chars)
+    except RagError as exc:
+        raise fail(str(exc)) from exc
     search_mode = check_mode(mode)
     filters = make_filters(source, place, since, until)
     try:
-        services = Services.start(settings_from(index=index))
+        services = Services.start(settings)
         hits = services.retriever.search(query, k=k, mode=search_mode, filters=filters)
     except RagError as exc:
         raise fail(str(exc)) from exc

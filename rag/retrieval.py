@@ -93,6 +93,21 @@ class _LRU:
                 self._data.popitem(last=False)
 
 
+def check_query(text: str, limit: int, what: str = "query") -> str:
+    """The stripped query, or a clear 4xx-bound error: empty, too long, or no words at all
+    (control characters or punctuation alone would otherwise be "answered")."""
+    text = text.strip()
+    if not text:
+        raise InvalidRequestError(f"the {what} is empty")
+    if len(text) > limit:
+        raise InvalidRequestError(
+            f"the {what} is {len(text)} characters long; the limit is {limit}"
+        )
+    if not any(ch.isalnum() for ch in text):
+        raise InvalidRequestError(f"the {what} has no letters or digits")
+    return text
+
+
 class Retriever:
     """Ranks chunks for a query; safe to share between threads (read-only index)."""
 
@@ -126,9 +141,7 @@ class Retriever:
         if filters is None or filters.is_empty():
             return None
         store = self.bundle.store
-        admitted = {d.doc_id for d in store.documents if filters.admits(d)}
-        rows = [i for i, chunk in enumerate(store.chunks) if chunk.doc_id in admitted]
-        return np.asarray(rows, dtype=np.int64)
+        return store.rows_of(d.doc_id for d in store.documents if filters.admits(d))
 
     def ranked(
         self, query: str, mode: SearchMode, n: int, filters: Filters | None = None

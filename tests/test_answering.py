@@ -74,6 +74,8 @@ def test_refusal_speaks_the_question_language(services):
 def test_empty_and_too_long_questions_are_rejected(services):
     with pytest.raises(InvalidRequestError, match="empty"):
         services.answerer.answer("   ")
+    with pytest.raises(InvalidRequestError, match="no letters or digits"):
+        services.answerer.answer("\x00\x0b？")
     limit = services.settings.max_question_chars
     with pytest.raises(InvalidRequestError, match=str(limit)):
         services.answerer.answer("问" * (limit + 1))

@@ -144,6 +144,7 @@ def test_search_modes_and_source_filter(http: httpx.Client) -> None:
     [
         ({"q": ""}, "empty"),
         ({"q": "   "}, "empty"),
+        ({"q": "\x00\x01？！"}, "no letters or digits"),
         ({}, "q: Field required"),
         ({"q": QUESTION, "mode": "fuzzy"}, "mode"),
         ({"q": QUESTION, "k": 0}, "k"),
@@ -220,6 +221,7 @@ def test_ask_follow_up_with_history(http: httpx.Client) -> None:
     [
         ({"question": ""}, "empty"),
         ({"question": "   \n "}, "empty"),
+        ({"question": "\x07\x1b……"}, "no letters or digits"),
         ({"question": "问" * 2001}, "limit is 2000"),
         ({"question": QUESTION, "k": 0}, "k: Input should be greater than or equal to 1"),
         ({"question": QUESTION, "k": 51}, "k: Input should be less than or equal to 50"),

@@ -47,6 +47,7 @@ def test_bad_input_exits_non_zero_with_a_message(index_copy):
     index = str(index_copy.index_dir)
     for args, message in [
         (("search", "  ", "--index", index), "empty"),
+        (("search", "?!\x07", "--index", index), "no letters or digits"),
         (("search", "党员", "--mode", "fuzzy", "--index", index), "unknown --mode"),
         (("ask", "", "--index", index), "empty"),
         (("ask", "党员有多少?", "--llm", "nope", "--index", index), "available"),

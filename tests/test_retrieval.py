@@ -74,3 +74,13 @@ def test_place_and_date_filters(services):
 def test_bad_date_filter_is_rejected():
     with pytest.raises(ValidationError, match="YYYY"):
         Filters(since="last week")
+
+
+@pytest.mark.parametrize(
+    "filters", [Filters(place="桂阳县"), Filters(since="2021-06"), Filters(source="nope.txt")]
+)
+def test_allowed_rows_are_the_chunks_of_admitted_documents(services, filters):
+    store = services.bundle.store
+    admitted = {d.doc_id for d in store.documents if filters.admits(d)}
+    expected = [row for row, chunk in enumerate(store.chunks) if chunk.doc_id in admitted]
+    assert services.retriever.allowed_rows(filters).tolist() == expected

@@ -18,11 +18,11 @@ from rag.answering.citations import check_support, parse_citations
 from rag.answering.evidence import EvidenceScorer, is_comparative
 from rag.answering.prompts import PromptBook
 from rag.config import Settings
-from rag.errors import InvalidRequestError, LLMError
+from rag.errors import LLMError
 from rag.llm.base import GenerationRequest, LLMClient
 from rag.llm.extractive import ExtractiveClient
 from rag.llm.registry import ClientRegistry
-from rag.retrieval import Filters, Retriever
+from rag.retrieval import Filters, Retriever, check_query
 from rag.schemas import Answer, ChatMessage, Citation, Hit
 
 EVIDENCE_SENTENCES = 8
@@ -72,15 +72,7 @@ class Answerer:
             return self._clients[name]
 
     def check_question(self, question: str) -> str:
-        question = question.strip()
-        if not question:
-            raise InvalidRequestError("the question is empty")
-        limit = self.settings.max_question_chars
-        if len(question) > limit:
-            raise InvalidRequestError(
-                f"the question is {len(question)} characters long; the limit is {limit}"
-            )
-        return question
+        return check_query(question, self.settings.max_question_chars, "question")
 
     # -- steps ---------------------------------------------------------------------------
     def retrieve(self, question: str, k: int, filters: Filters | None) -> list[Hit]:

@@ -3,9 +3,26 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
+
 from rag.schemas import Chunk, Document
+
+
+def rows_by_document(chunks: list[Chunk]) -> dict[str, np.ndarray]:
+    """Each document's chunk rows: a filter admits documents, and searches need rows."""
+    rows: dict[str, list[int]] = {}
+    for row, chunk in enumerate(chunks):
+        rows.setdefault(chunk.doc_id, []).append(row)
+    return {doc_id: np.asarray(r, dtype=np.int64) for doc_id, r in rows.items()}
+
+
+def rows_of(rows: dict[str, np.ndarray], doc_ids: Iterable[str]) -> np.ndarray:
+    """The sorted rows of these documents (empty if none has chunks)."""
+    parts = [rows[d] for d in doc_ids if d in rows]
+    return np.sort(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
 
 
 class ChunkStore:
@@ -13,9 +30,7 @@ class ChunkStore:
         self.documents = documents
         self.chunks = chunks
         self._docs_by_id = {d.doc_id: d for d in documents}
-        self._chunk_counts: dict[str, int] = {}
-        for chunk in chunks:
-            self._chunk_counts[chunk.doc_id] = self._chunk_counts.get(chunk.doc_id, 0) + 1
+        self._rows = rows_by_document(chunks)
 
     def __len__(self) -> int:
         return len(self.chunks)
@@ -24,7 +39,10 @@ class ChunkStore:
         return self._docs_by_id.get(doc_id)
 
     def chunk_count(self, doc_id: str) -> int:
-        return self._chunk_counts.get(doc_id, 0)
+        return len(self._rows.get(doc_id, ()))
+
+    def rows_of(self, doc_ids: Iterable[str]) -> np.ndarray:
+        return rows_of(self._rows, doc_ids)
 
     def save(self, folder: Path) -> None:
         _write_jsonl(folder / "documents.jsonl", (d.model_dump() for d in self.documents))

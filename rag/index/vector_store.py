@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from rag.index.dense import DenseIndex
+from rag.index.store import rows_by_document, rows_of
 from rag.schemas import Chunk, Document
 
 if TYPE_CHECKING:
@@ -61,11 +62,13 @@ class FaissStore:
         self.dense = dense
         self.chunks = list(chunks)
         self.documents = {d.doc_id: d for d in documents}
+        self._rows = rows_by_document(self.chunks)
 
     def add(self, chunks: list[Chunk], documents: list[Document], vectors: np.ndarray) -> None:
         self.documents.update({d.doc_id: d for d in documents})
         self.dense.index.add(np.ascontiguousarray(vectors, dtype=np.float32))
         self.chunks.extend(chunks)
+        self._rows = rows_by_document(self.chunks)
 
     def delete_documents(self, doc_ids: Iterable[str]) -> None:
         gone = set(doc_ids)
@@ -76,15 +79,16 @@ class FaissStore:
         self.chunks = [self.chunks[i] for i in keep]
         for doc_id in gone:
             self.documents.pop(doc_id, None)
+        self._rows = rows_by_document(self.chunks)
 
     def search(
         self, query: np.ndarray, n: int, filters: Filters | None = None
     ) -> list[tuple[str, float]]:
         allowed = None
         if filters is not None and not filters.is_empty():
-            admitted = {d for d, doc in self.documents.items() if filters.admits(doc)}
-            rows = [i for i, c in enumerate(self.chunks) if c.doc_id in admitted]
-            allowed = np.asarray(rows, dtype=np.int64)
+            allowed = rows_of(
+                self._rows, (d for d, doc in self.documents.items() if filters.admits(doc))
+            )
         scores, rows = self.dense.search(query, n, allowed)
         return [(self.chunks[r].chunk_id, float(s)) for r, s in zip(rows, scores, strict=True)]
 

@@ -13,7 +13,7 @@ from rag.api.deps import ServicesDep
 from rag.api.errors import readable
 from rag.config import SearchMode
 from rag.errors import InvalidRequestError
-from rag.retrieval import Filters
+from rag.retrieval import Filters, check_query
 from rag.schemas import SearchResult
 
 router = APIRouter(prefix="/v1", tags=["search"])
@@ -32,11 +32,7 @@ async def search(
     since: Annotated[str | None, Query(description="dated on/after YYYY[-MM[-DD]]")] = None,
     until: Annotated[str | None, Query(description="dated on/before YYYY[-MM[-DD]]")] = None,
 ) -> SearchResult:
-    if not q.strip():
-        raise InvalidRequestError("the query is empty")
-    limit = services.settings.max_question_chars
-    if len(q) > limit:
-        raise InvalidRequestError(f"the query is {len(q)} characters long; the limit is {limit}")
+    q = check_query(q, services.settings.max_question_chars)
     try:
         filters = Filters(source=source, doc_id=doc_id, place=place, since=since, until=until)
     except ValidationError as exc:
