@@ -51,6 +51,17 @@ def test_changed_chunking_makes_the_index_stale(index_copy, embedder):
     assert stale_reasons(changed, embedder, bundle.manifest) == ["chunking parameters changed"]
 
 
+def test_changed_dense_index_setting_makes_the_index_stale(index_copy, embedder):
+    bundle = load_index(index_copy.index_dir)
+    assert bundle.manifest.dense_index == "flat"
+    lower = index_copy.model_copy(update={"dense_threshold": 10})
+    assert stale_reasons(lower, embedder, bundle.manifest) == ["dense index changed (flat -> ivf)"]
+    by_name = index_copy.model_copy(update={"dense_index": "hnsw"})
+    assert stale_reasons(by_name, embedder, bundle.manifest) == [
+        "dense index changed (flat -> hnsw)"
+    ]
+
+
 def test_an_interrupted_build_leaves_the_old_index_usable(index_copy, embedder, monkeypatch):
     before = current_generation(index_copy.index_dir)
     (index_copy.source_dir / "005_new.md").write_text("# 新闻\n\n某镇修路三公里。\n", "utf-8")

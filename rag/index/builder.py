@@ -277,6 +277,9 @@ def stale_reasons(settings: Settings, embedder: Embedder, manifest: Manifest) ->
     )
     if settings.store and settings.store != manifest.store:
         reasons.append(f"store changed ({manifest.store} -> {settings.store})")
+    wanted = DenseParams.from_settings(settings).kind_for(manifest.chunks)
+    if manifest.store == "faiss" and manifest.dense_index != wanted:
+        reasons.append(f"dense index changed ({manifest.dense_index} -> {wanted})")
     return reasons
 
 
