@@ -81,7 +81,7 @@ def test_health_and_ready(http: httpx.Client, services: Services) -> None:
     assert body["chunks"] == len(services.bundle.store.chunks)
     assert body["llm"] == "extractive"
     assert {"extractive", "openai"} <= set(body["llm_clients"])
-    assert body["embedder"] and body["dense_index"]
+    assert body["embedder"] and body["dense_index"] and body["store"] == "faiss"
 
 
 def test_not_ready_before_services_load(base_settings) -> None:

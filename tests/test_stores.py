@@ -332,6 +332,7 @@ def test_two_workers_share_one_collection(index_copy, embedder, tmp_path, monkey
             httpx.Client(base_url=first, timeout=120) as one,
             httpx.Client(base_url=second, timeout=120) as other,
         ):
+            assert [c.get("/readyz").json()["store"] for c in (one, other)] == ["milvus"] * 2
             response = upload(one, "青山县卫生室.md", CLINIC_FILE, CLINIC_METADATA)
             assert response.status_code == 201, response.text
             doc_id = response.json()["documents"][0]["doc_id"]

@@ -112,6 +112,7 @@ class Ready(BaseModel):
     llm: str
     llm_clients: list[str]
     dense_index: str
+    store: str  # "faiss" or "milvus"
 
 
 # -- OpenAI-compatible chat completions -----------------------------------------------------

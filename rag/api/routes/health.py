@@ -37,4 +37,5 @@ def readyz(request: Request) -> Ready | JSONResponse:
         llm=services.settings.llm,
         llm_clients=services.answerer.registry.names(),
         dense_index=manifest.dense_index,
+        store=manifest.store,
     )
