@@ -95,8 +95,10 @@ def ingest(
 
     settings = settings_from(source, index)
     if store is not None:
-        if store not in ("faiss", "milvus"):
-            raise fail(f"unknown --store '{store}': use faiss or milvus")
+        from rag.index.vector_store import STORES
+
+        if store not in STORES:
+            raise fail(f"unknown --store '{store}': use {' or '.join(STORES)}")
         settings = settings.model_copy(update={"store": store})
     try:
         embedder = build_embedder(settings)
@@ -446,10 +448,10 @@ def share_milvus_lite(settings: Settings) -> tuple[Settings, subprocess.Popen | 
     RAG_MILVUS_URI, which they read at start) at that."""
     import os
 
-    from rag.index.builder import store_name
-    from rag.index.milvus_store import default_uri, is_lite, start_lite_server
+    from rag.index.builder import milvus_uri, store_name
+    from rag.index.milvus_store import is_lite, start_lite_server
 
-    uri = settings.milvus_uri or default_uri(settings.index_dir)
+    uri = milvus_uri(settings)
     if store_name(settings) != "milvus" or not is_lite(uri):
         return settings, None
     process, address = start_lite_server(str(Path(uri).resolve()))

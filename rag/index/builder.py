@@ -75,9 +75,15 @@ def store_name(settings: Settings) -> str:
         return "faiss"
 
 
+def milvus_uri(settings: Settings) -> str:
+    """`RAG_MILVUS_URI`, else the Milvus Lite folder beside the index generations."""
+    return settings.milvus_uri or default_uri(settings.index_dir)
+
+
 def connect_milvus(settings: Settings) -> MilvusStore:
-    uri = settings.milvus_uri or default_uri(settings.index_dir)
-    return MilvusStore.connect(uri, settings.milvus_collection, settings.milvus_token)
+    return MilvusStore.connect(
+        milvus_uri(settings), settings.milvus_collection, settings.milvus_token
+    )
 
 
 def reusable_vectors(index_dir: Path, embedder_name: str) -> dict[str, np.ndarray]:
@@ -247,7 +253,7 @@ def load_index(
 def _milvus_vectors(
     settings: Settings, manifest: Manifest, previous: IndexBundle | None
 ) -> MilvusStore:
-    uri = settings.milvus_uri or default_uri(settings.index_dir)
+    uri = milvus_uri(settings)
     old = previous.vectors if previous is not None else None
     if isinstance(old, MilvusStore) and (old.uri, old.collection) == (
         uri,

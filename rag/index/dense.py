@@ -88,7 +88,6 @@ class DenseIndex:
                     else HNSW_EF_SEARCH
                 ),
             )
-        self.params = params
         self.configure(params)
 
     @classmethod
