@@ -389,7 +389,14 @@ def serve(
     port: Annotated[
         int | None, typer.Option("--port", min=1, max=65535, help="Port (default 8000).")
     ] = None,
-    workers: Annotated[int, typer.Option("--workers", min=1, help="Worker processes.")] = 1,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="Worker processes (with Milvus Lite, one shared milvus-lite server is started).",
+        ),
+    ] = 1,
     index: IndexOpt = None,
 ) -> None:
     """Serve the HTTP API (OpenAI-compatible chat under /v1) until interrupted."""
