@@ -1,24 +1,40 @@
-"""The `rag` command: ingest, search, eval (and, as they land, ask and serve)."""
+"""The `rag` command: ingest, add, remove, list, search, ask, eval, serve.
+
+Imports of the heavy parts happen inside the commands, so `rag --help` stays instant.
+"""
 
 from __future__ import annotations
 
 import json
-import sys
+import os
+import subprocess
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated, Any
 
+import click
 import typer
+from pydantic import ValidationError
+from typer.core import TyperGroup
 
-from rag.config import SearchMode, Settings
+from rag.config import Settings
 from rag.errors import RagError
+from rag.query import Filters, check_mode
 
-if TYPE_CHECKING:
-    import subprocess
 
-    from rag.retrieval import Filters
+class Commands(TyperGroup):
+    """Every command's `RagError` becomes one line on stderr and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except RagError as exc:
+            typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+            raise typer.Exit(code=1) from exc
+
 
 app = typer.Typer(
+    cls=Commands,
     help="Question answering with cited passages over Chinese news reports.",
     no_args_is_help=True,
     add_completion=False,
@@ -47,10 +63,6 @@ def make_filters(
     source: list[str] | None, place: list[str] | None, since: str | None, until: str | None
 ) -> Filters | None:
     """Filters from CLI options (None when none is given); bad dates exit with a message."""
-    from pydantic import ValidationError
-
-    from rag.retrieval import Filters
-
     try:
         filters = Filters(source=source, place=place, since=since, until=until)
     except ValidationError as exc:
@@ -72,12 +84,6 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(code=1)
 
 
-def check_mode(mode: str) -> SearchMode:
-    if mode not in ("hybrid", "dense", "bm25"):
-        raise fail(f"unknown --mode '{mode}': use hybrid, dense or bm25")
-    return mode  # type: ignore[return-value]
-
-
 @app.command()
 def ingest(
     source: SourceOpt = None,
@@ -89,33 +95,25 @@ def ingest(
     ] = None,
 ) -> None:
     """Read the corpus, chunk, embed and index it (skipped when the index is up to date)."""
+    from rag.documents import ensure_index, rebuild
     from rag.embedding import build_embedder
-    from rag.index import build_index, load_index
-    from rag.index.builder import stale_reasons
+    from rag.index.stores.factory import check_store
 
     settings = settings_from(source, index)
     if store is not None:
-        from rag.index.vector_store import STORES
-
-        if store not in STORES:
-            raise fail(f"unknown --store '{store}': use {' or '.join(STORES)}")
-        settings = settings.model_copy(update={"store": store})
-    try:
-        embedder = build_embedder(settings)
-        if not force:
-            try:
-                manifest = load_index(settings.index_dir, settings).manifest
-                if not stale_reasons(settings, embedder, manifest):
-                    typer.echo(
-                        f"index in {settings.index_dir} is up to date: {manifest.documents} "
-                        f"articles, {manifest.chunks} chunks (use --force to rebuild)"
-                    )
-                    return
-            except RagError:
-                pass
-        report = build_index(settings, embedder, progress=True)
-    except RagError as exc:
-        raise fail(str(exc)) from exc
+        settings = settings.model_copy(update={"store": check_store(store, "--store")})
+    embedder = build_embedder(settings)
+    if force:
+        report = rebuild(settings, embedder, progress=True)
+    else:
+        bundle, report = ensure_index(settings, embedder, progress=True, log=lambda _: None)
+        if report is None:
+            m = bundle.manifest
+            typer.echo(
+                f"index in {settings.index_dir} is up to date: {m.documents} "
+                f"articles, {m.chunks} chunks (use --force to rebuild)"
+            )
+            return
     m = report.manifest
     typer.echo(f"read {len(m.files)} files from {settings.source_dir}: {', '.join(m.files)}")
     for name, reason in report.skipped.items():
@@ -140,22 +138,20 @@ def add(
 ) -> None:
     """Copy article files into the corpus folder and update the index (only new passages
     are embedded). Re-adding a file replaces its articles; identical content is a no-op."""
+    from rag.corpus.uploads import parse_metadata_pairs, prepare_upload
+    from rag.documents import add_documents
     from rag.embedding import build_embedder
-    from rag.index.updates import add_documents, parse_metadata_pairs, prepare_upload
 
     settings = settings_from(source, index)
-    try:
-        fields = parse_metadata_pairs(metadata or [])
-        uploads = []
-        for path in paths:
-            try:
-                data = path.read_bytes()
-            except OSError as exc:
-                raise fail(f"{path}: cannot read ({exc.strerror})") from exc
-            uploads.append(prepare_upload(path.name, data, fields, limit=settings.max_upload_bytes))
-        results = add_documents(settings, build_embedder(settings), uploads)
-    except RagError as exc:
-        raise fail(str(exc)) from exc
+    fields = parse_metadata_pairs(metadata or [])
+    uploads = []
+    for path in paths:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise fail(f"{path}: cannot read ({exc.strerror})") from exc
+        uploads.append(prepare_upload(path.name, data, fields, limit=settings.max_upload_bytes))
+    results = add_documents(settings, build_embedder(settings), uploads)
     for result in results:
         articles = len(result.documents)
         chunks = sum(d.chunks for d in result.documents)
@@ -175,14 +171,11 @@ def remove(
     index: IndexOpt = None,
 ) -> None:
     """Remove articles from the corpus folder and the index."""
+    from rag.documents import remove_documents
     from rag.embedding import build_embedder
-    from rag.index.updates import remove_documents
 
     settings = settings_from(source, index)
-    try:
-        results = remove_documents(settings, build_embedder(settings), doc_ids)
-    except RagError as exc:
-        raise fail(str(exc)) from exc
+    results = remove_documents(settings, build_embedder(settings), doc_ids)
     for result in results:
         gone = " (file deleted)" if result.file_deleted else ""
         typer.echo(
@@ -194,13 +187,9 @@ def remove(
 @app.command("list")
 def list_articles(index: IndexOpt = None, as_json: JsonOpt = False) -> None:
     """List the indexed articles: id, source, title, place, date, chunks."""
-    from rag.index.updates import list_documents
+    from rag.documents import list_documents, live_chunks
 
-    settings = settings_from(index=index)
-    try:
-        documents = list_documents(settings.index_dir)
-    except RagError as exc:
-        raise fail(str(exc)) from exc
+    documents = list_documents(live_chunks(settings_from(index=index).index_dir))
     if as_json:
         typer.echo(json.dumps([d.model_dump() for d in documents], ensure_ascii=False, indent=2))
         return
@@ -224,22 +213,16 @@ def search(
     as_json: JsonOpt = False,
 ) -> None:
     """Show the passages that best match QUERY."""
-    from rag.retrieval import check_query
+    from rag.query import check_query
     from rag.schemas import SearchResult
     from rag.services import Services
 
     settings = settings_from(index=index)
-    try:
-        query = check_query(query, settings.max_question_chars)
-    except RagError as exc:
-        raise fail(str(exc)) from exc
-    search_mode = check_mode(mode)
+    query = check_query(query, settings.max_question_chars)
+    search_mode = check_mode(mode, "--mode")
     filters = make_filters(source, place, since, until)
-    try:
-        services = Services.start(settings)
-        hits = services.retriever.search(query, k=k, mode=search_mode, filters=filters)
-    except RagError as exc:
-        raise fail(str(exc)) from exc
+    services = Services.start(settings)
+    hits = services.retriever.search(query, k=k, mode=search_mode, filters=filters)
     result = SearchResult(query=query, mode=search_mode, hits=hits)
     if as_json:
         typer.echo(result.model_dump_json(indent=2))
@@ -270,11 +253,8 @@ def ask(
     from rag.services import Services
 
     filters = make_filters(source, place, since, until)
-    try:
-        services = Services.start(settings_from(index=index))
-        answer = services.answerer.answer(question, k=k, llm=llm, filters=filters)
-    except RagError as exc:
-        raise fail(str(exc)) from exc
+    services = Services.start(settings_from(index=index))
+    answer = services.answerer.answer(question, k=k, llm=llm, filters=filters)
     if as_json:
         typer.echo(answer.model_dump_json(indent=2))
         return
@@ -321,15 +301,12 @@ def evaluate(
     )
     from rag.services import Services
 
-    search_mode = check_mode(mode)
-    try:
-        qs = load_questions(questions)
-        services = Services.start(settings_from(index=index))
-        started = time.perf_counter()
-        records = evaluate_retrieval(services.retriever, qs, search_mode)
-        answer_records = evaluate_answers(services.answerer, qs, llm) if answers else []
-    except RagError as exc:
-        raise fail(str(exc)) from exc
+    search_mode = check_mode(mode, "--mode")
+    qs = load_questions(questions)
+    services = Services.start(settings_from(index=index))
+    started = time.perf_counter()
+    records = evaluate_retrieval(services.retriever, qs, search_mode)
+    answer_records = evaluate_answers(services.answerer, qs, llm) if answers else []
     summary = summarize_retrieval(records, k)
     answer_summary = summarize_answers(answer_records) if answer_records else {}
     payload = {
@@ -373,14 +350,6 @@ def print_table(title: str, summary: dict[str, dict[str, float]]) -> None:
         typer.echo(f"{name:<13}{cells}")
 
 
-def main() -> None:  # pragma: no cover - console entry point
-    try:
-        app()
-    except RagError as exc:
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        sys.exit(1)
-
-
 @app.command()
 def serve(
     host: Annotated[
@@ -401,39 +370,30 @@ def serve(
 ) -> None:
     """Serve the HTTP API (OpenAI-compatible chat under /v1) until interrupted."""
     import copy
-    import os
 
     import uvicorn
     from uvicorn.config import LOGGING_CONFIG
 
     from rag.api.app import create_app
+    from rag.documents import ensure_index
     from rag.embedding import build_embedder
-    from rag.index import ensure_index
     from rag.services import Services
 
-    if index is not None:
-        # Workers are new processes that read their settings from the environment.
-        os.environ["RAG_INDEX_DIR"] = str(index.resolve())
     settings = settings_from(index=index)
     lite_server = None
+    log_config = copy.deepcopy(LOGGING_CONFIG)
+    # One line per request from rag.api replaces uvicorn's access log (no query strings).
+    log_config["loggers"]["rag"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
     try:
-        if workers > 1:
-            settings, lite_server = share_milvus_lite(settings)
         # Build here, once: N workers starting on a missing index would all build it. One
         # worker is this process: it serves what was loaded here instead of loading again.
         asgi_app: object = "rag.api.app:create_app"
         if workers == 1:
             asgi_app = create_app(settings, Services.start(settings, progress=True))
         else:
+            settings, lite_server = share_milvus_lite(settings)
+            export_for_workers(settings)
             ensure_index(settings, build_embedder(settings), progress=True)
-    except RagError as exc:
-        if lite_server is not None:
-            lite_server.terminate()
-        raise fail(str(exc)) from exc
-    log_config = copy.deepcopy(LOGGING_CONFIG)
-    # One line per request from rag.api replaces uvicorn's access log (no query strings).
-    log_config["loggers"]["rag"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
-    try:
         uvicorn.run(
             asgi_app,
             factory=workers > 1,
@@ -451,17 +411,20 @@ def serve(
 
 def share_milvus_lite(settings: Settings) -> tuple[Settings, subprocess.Popen | None]:
     """Milvus Lite opens its folder in one process only: for several workers, serve it on
-    loopback from one `milvus-lite server` process and point every worker (through
-    RAG_MILVUS_URI, which they read at start) at that."""
-    import os
+    loopback from one `milvus-lite server` process and point every worker at that."""
+    from rag.index.stores.factory import StoreConfig, share_lite
 
-    from rag.index.builder import milvus_uri, store_name
-    from rag.index.milvus_store import is_lite, start_lite_server
-
-    uri = milvus_uri(settings)
-    if store_name(settings) != "milvus" or not is_lite(uri):
+    stores = StoreConfig.from_settings(settings)
+    shared, process = share_lite(stores, settings.index_dir)
+    if process is None:
         return settings, None
-    process, address = start_lite_server(str(Path(uri).resolve()))
-    typer.echo(f"Milvus Lite {uri} served on {address} for the workers")
-    os.environ["RAG_MILVUS_URI"] = address
-    return settings.model_copy(update={"milvus_uri": address}), process
+    typer.echo(f"Milvus Lite {stores.milvus_uri} served on {shared.milvus_uri} for the workers")
+    return settings.model_copy(update={"milvus_uri": shared.milvus_uri}), process
+
+
+def export_for_workers(settings: Settings) -> None:
+    """uvicorn's workers are new processes that read their settings from `RAG_*`
+    variables: the only settings this command changes are passed on that way."""
+    os.environ["RAG_INDEX_DIR"] = str(Path(settings.index_dir).resolve())
+    if settings.milvus_uri:
+        os.environ["RAG_MILVUS_URI"] = settings.milvus_uri

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-SearchMode = Literal["hybrid", "dense", "bm25"]
+from rag.query import SearchMode
 
 
 class Settings(BaseSettings):

@@ -32,3 +32,15 @@ class LLMError(RagError):
 
 class InvalidRequestError(RagError):
     """A request the service understood but cannot serve (bad filter, unknown client...)."""
+
+
+class UploadError(InvalidRequestError):
+    """An upload that cannot become a corpus file (type, encoding, name, metadata)."""
+
+
+class UploadTooLargeError(UploadError):
+    """An upload over the size limit (`RAG_MAX_UPLOAD_BYTES`)."""
+
+
+class UnknownDocumentError(InvalidRequestError):
+    """No article with that id."""

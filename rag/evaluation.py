@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
 
-from rag.config import SearchMode
 from rag.errors import RagError
+from rag.query import SearchMode
 from rag.retrieval import Retriever
 from rag.schemas import Document, Hit
 

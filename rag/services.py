@@ -15,12 +15,11 @@ from pathlib import Path
 
 from rag.answering.pipeline import Answerer
 from rag.config import Settings
+from rag.documents import ensure_index
 from rag.embedding import Embedder, build_embedder
 from rag.errors import RagError
-from rag.index import IndexBundle, ensure_index, load_index
-from rag.index.builder import embedder_lock
-from rag.index.dense import DenseParams
-from rag.index.storage import POINTER, current_generation
+from rag.index import IndexBundle, IndexConfig, load_index
+from rag.index.generations import POINTER, current_generation
 from rag.retrieval import Retriever
 
 logger = logging.getLogger("rag.services")
@@ -40,15 +39,15 @@ class Services:
     ) -> Services:
         embedder = build_embedder(settings)
         if build_if_needed:
-            bundle = ensure_index(settings, embedder, progress=progress)
+            bundle, _ = ensure_index(settings, embedder, progress=progress)
         else:
-            bundle = load_index(settings.index_dir, settings)
+            bundle = load_index(settings.index_dir, IndexConfig.from_settings(settings).stores)
         return cls.from_parts(settings, embedder, bundle)
 
     @classmethod
     def from_parts(cls, settings: Settings, embedder: Embedder, bundle: IndexBundle) -> Services:
         # Search-time knobs (IVF nprobe, HNSW efSearch) follow the settings, not the build.
-        bundle.dense.configure(DenseParams.from_settings(settings))
+        bundle.dense.configure(IndexConfig.from_settings(settings).dense)
         retriever = Retriever(
             bundle,
             embedder,
@@ -56,9 +55,6 @@ class Services:
             rrf_k=settings.rrf_k,
             cache_size=settings.query_cache_size,
         )
-        # Shared by every Retriever over this embedder and by index updates that embed
-        # passages with it: the native models are not re-entrant.
-        retriever._embed_lock = embedder_lock(embedder)
         return cls(
             settings=settings,
             embedder=embedder,
@@ -134,7 +130,8 @@ class IndexFollower:
         try:
             if current_generation(index_dir).name == services.bundle.folder.name:
                 return services
-            bundle = load_index(index_dir, services.settings, services.bundle)
+            stores = IndexConfig.from_settings(services.settings).stores
+            bundle = load_index(index_dir, stores, services.bundle)
         except RagError as exc:
             logger.warning("keeping index %s: %s", services.bundle.folder.name, exc)
             return services

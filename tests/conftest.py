@@ -9,9 +9,10 @@ import pytest
 
 from rag.config import Settings
 from rag.corpus import read_corpus
+from rag.documents import rebuild
 from rag.embedding import build_embedder
 from rag.embedding.base import Embedder
-from rag.index import IndexBundle, build_index, load_index
+from rag.index import IndexBundle, load_index
 from rag.services import Services
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,7 +38,7 @@ def embedder(base_settings: Settings) -> Embedder:
 
 @pytest.fixture(scope="session")
 def seed_bundle(base_settings: Settings, embedder: Embedder) -> IndexBundle:
-    build_index(base_settings, embedder)
+    rebuild(base_settings, embedder)
     return load_index(base_settings.index_dir)
 
 

@@ -26,10 +26,9 @@ from pathlib import Path
 
 from rag.config import Settings
 from rag.corpus.files import corpus_checksum
+from rag.documents import rebuild, recover
 from rag.embedding.base import Embedder
-from rag.index import build_index, load_index
-from rag.index.storage import write_lock
-from rag.index.updates import recover_interrupted
+from rag.index import load_index
 from rag.services import Services
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -108,7 +107,7 @@ class CrashBench:
         # Starting from the seed index lets the build reuse its vectors (nothing to embed).
         shutil.copytree(seed_index, template / "index")
         self.template = self.settings(template)
-        build_index(self.template, embedder)
+        rebuild(self.template, embedder)
         self.old: dict[str, tuple] = {}
         self.new: dict[str, tuple] = {}
         self.durations: dict[str, float] = {}
@@ -168,8 +167,7 @@ class CrashBench:
 
         # The next writer resolves the crash: the folder is then the one the index was built
         # from (a killed add/remove is rolled back unless its generation went live).
-        with write_lock(settings.index_dir):
-            recover_interrupted(settings)
+        recover(settings)
         files = snapshot(settings.source_dir)
         assert files in (old_files, new_files), f"{operation}: folder neither old nor new"
         folder_is = "old" if files == old_files else "new"

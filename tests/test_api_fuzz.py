@@ -25,7 +25,8 @@ from schemathesis.checks import (
 
 from rag.api import create_app
 from rag.config import Settings
-from rag.index import build_index, load_index
+from rag.documents import rebuild
+from rag.index import load_index
 from rag.services import Services
 from tests.api_server import start_server
 from tests.conftest import SEEDS
@@ -64,7 +65,7 @@ def fuzz_url(tmp_path_factory, base_settings, embedder, seed_bundle, services) -
     own = base_settings.model_copy(
         update={"source_dir": root / "seeds", "index_dir": root / "index"}
     )
-    build_index(own, embedder)
+    rebuild(own, embedder)
     own_services = Services.from_parts(own, embedder, load_index(own.index_dir))
     with start_server(own_services, max_upload_bytes=64 * 1024) as url:
         yield url

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from rag.cli import app as cli_app
 from rag.index import load_index
-from rag.index.storage import current_generation
+from rag.index.generations import current_generation
 from rag.services import Services
 from tests.api_server import (
     api_url_fixture,  # noqa: F401  (the api_url fixture)

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from rag.config import Settings
-from rag.index import build_index, load_index
-from rag.index.storage import POINTER, current_generation, prune, write_lock
+from rag.documents import rebuild
+from rag.index import load_index
+from rag.index.generations import POINTER, current_generation, prune, write_lock
 from tests.crash_harness import OPERATIONS, CrashBench, run_trials
 
 
@@ -55,7 +56,7 @@ def test_ingest_waits_for_the_write_lock(index_copy: Settings, embedder) -> None
     done = threading.Event()
 
     def ingest() -> None:
-        build_index(index_copy, embedder)
+        rebuild(index_copy, embedder)
         done.set()
 
     with write_lock(index_copy.index_dir):

@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 
 from rag.config import Settings
+from rag.documents import rebuild
 from rag.embedding import build_embedder
 from rag.embedding.sentence_transformers import SentenceTransformerEmbedder
 from rag.errors import EmbedderError
-from rag.index import build_index, load_index
+from rag.index import load_index
 from rag.retrieval import Retriever
 from rag.services import Services
 
@@ -51,7 +52,7 @@ def test_sentence_transformers_index_end_to_end(tmp_path: Path, minilm):
         "utf-8",
     )
     settings = Settings(source_dir=source, index_dir=tmp_path / "index", _env_file=None)
-    build_index(settings, minilm)
+    rebuild(settings, minilm)
     bundle = load_index(settings.index_dir)
     assert bundle.manifest.embedder.startswith("sentence-transformers/")
     assert bundle.manifest.dim == 384

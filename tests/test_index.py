@@ -5,14 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from rag.documents import ensure_index, rebuild
 from rag.errors import IndexStateError
 from rag.evaluation import load_questions
-from rag.index import build_index, ensure_index, load_index
+from rag.index import IndexConfig, load_index
 from rag.index import builder as builder_module
 from rag.index import dense as dense_module
 from rag.index.builder import stale_reasons
 from rag.index.dense import DenseIndex, DenseParams
-from rag.index.storage import current_generation
+from rag.index.generations import current_generation
 from rag.services import Services
 from tests.conftest import QUESTIONS
 
@@ -33,13 +34,16 @@ def test_missing_index_is_a_clear_error(tmp_path):
 
 def test_changed_corpus_makes_the_index_stale_and_it_is_rebuilt(index_copy, embedder):
     before = load_index(index_copy.index_dir)
-    assert stale_reasons(index_copy, embedder, before.manifest) == []
+    assert stale_reasons(IndexConfig.from_settings(index_copy), embedder, before.manifest) == []
     (index_copy.source_dir / "005_new.md").write_text(
         "# 某县新闻\n\n某县今年新建便民服务中心12个,群众办事更方便。\n", "utf-8"
     )
-    assert stale_reasons(index_copy, embedder, before.manifest) == ["corpus changed"]
+    assert stale_reasons(IndexConfig.from_settings(index_copy), embedder, before.manifest) == [
+        "corpus changed"
+    ]
     messages: list[str] = []
-    after = ensure_index(index_copy, embedder, log=messages.append)
+    after, report = ensure_index(index_copy, embedder, log=messages.append)
+    assert report is not None and report.embedded == 1
     assert "stale" in messages[0]
     assert after.manifest.documents == before.manifest.documents + 1
     assert "005_new.md" in after.manifest.files
@@ -48,16 +52,20 @@ def test_changed_corpus_makes_the_index_stale_and_it_is_rebuilt(index_copy, embe
 def test_changed_chunking_makes_the_index_stale(index_copy, embedder):
     bundle = load_index(index_copy.index_dir)
     changed = index_copy.model_copy(update={"chunk_size": index_copy.chunk_size + 50})
-    assert stale_reasons(changed, embedder, bundle.manifest) == ["chunking parameters changed"]
+    assert stale_reasons(IndexConfig.from_settings(changed), embedder, bundle.manifest) == [
+        "chunking parameters changed"
+    ]
 
 
 def test_changed_dense_index_setting_makes_the_index_stale(index_copy, embedder):
     bundle = load_index(index_copy.index_dir)
     assert bundle.manifest.dense_index == "flat"
     lower = index_copy.model_copy(update={"dense_threshold": 10})
-    assert stale_reasons(lower, embedder, bundle.manifest) == ["dense index changed (flat -> ivf)"]
+    assert stale_reasons(IndexConfig.from_settings(lower), embedder, bundle.manifest) == [
+        "dense index changed (flat -> ivf)"
+    ]
     by_name = index_copy.model_copy(update={"dense_index": "hnsw"})
-    assert stale_reasons(by_name, embedder, bundle.manifest) == [
+    assert stale_reasons(IndexConfig.from_settings(by_name), embedder, bundle.manifest) == [
         "dense index changed (flat -> hnsw)"
     ]
 
@@ -71,7 +79,7 @@ def test_an_interrupted_build_leaves_the_old_index_usable(index_copy, embedder, 
 
     monkeypatch.setattr(builder_module.LexicalIndex, "save", crash)
     with pytest.raises(RuntimeError, match="disk full"):
-        build_index(index_copy, embedder)
+        rebuild(index_copy, embedder)
     assert current_generation(index_copy.index_dir) == before
     assert not list(index_copy.index_dir.glob(".tmp-*"))
     bundle = load_index(index_copy.index_dir)
@@ -90,7 +98,7 @@ def test_empty_source_folder_is_refused(index_copy, embedder, tmp_path):
     empty.mkdir()
     (empty / "blank.txt").write_text("   \n", "utf-8")
     with pytest.raises(IndexStateError, match="nothing to index"):
-        build_index(index_copy.model_copy(update={"source_dir": empty}), embedder)
+        rebuild(index_copy.model_copy(update={"source_dir": empty}), embedder)
     assert load_index(index_copy.index_dir).manifest.chunks > 0
 
 
@@ -98,7 +106,7 @@ def test_a_rebuild_embeds_only_new_passages(index_copy, embedder):
     (index_copy.source_dir / "005_new.md").write_text(
         "# 某镇新闻\n\n某镇今年修建村道12公里,惠及群众3000余人。\n", "utf-8"
     )
-    report = build_index(index_copy, embedder)
+    report = rebuild(index_copy, embedder)
     assert report.embedded == 1
     assert report.manifest.chunks == load_index(index_copy.index_dir).manifest.chunks
 
@@ -169,7 +177,7 @@ def test_save_and_load_keep_nprobe_and_settings_override_it(tmp_path):
 
 def test_services_apply_the_configured_nprobe(index_copy, embedder):
     settings = index_copy.model_copy(update={"dense_index": "ivf", "ivf_nprobe": 2})
-    build_index(settings, embedder)
+    rebuild(settings, embedder)
     bundle = load_index(settings.index_dir)
     assert bundle.manifest.dense_index == "ivf" and bundle.dense.index.nprobe == 2
     services = Services.from_parts(settings.model_copy(update={"ivf_nprobe": 6}), embedder, bundle)

@@ -7,7 +7,8 @@ import pytest
 from pydantic import ValidationError
 
 from rag.errors import InvalidRequestError
-from rag.retrieval import Filters, reciprocal_rank_fusion
+from rag.query import Filters
+from rag.retrieval import reciprocal_rank_fusion
 
 
 @pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
@@ -83,4 +84,4 @@ def test_allowed_rows_are_the_chunks_of_admitted_documents(services, filters):
     store = services.bundle.store
     admitted = {d.doc_id for d in store.documents if filters.admits(d)}
     expected = [row for row, chunk in enumerate(store.chunks) if chunk.doc_id in admitted]
-    assert services.retriever.allowed_rows(filters).tolist() == expected
+    assert store.admitted_rows(filters).tolist() == expected

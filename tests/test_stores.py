@@ -16,15 +16,19 @@ from typer.testing import CliRunner
 
 from rag.api import create_app
 from rag.cli import app as cli_app
-from rag.cli import share_milvus_lite
+from rag.cli import export_for_workers, share_milvus_lite
 from rag.config import Settings
+from rag.corpus.uploads import prepare_upload
+from rag.documents import add_documents, rebuild, remove_documents
 from rag.errors import IndexStateError, InvalidRequestError
-from rag.index import IndexBundle, build_index, load_index
+from rag.index import IndexBundle, IndexConfig, load_index
 from rag.index.dense import DenseIndex, DenseParams
-from rag.index.milvus_store import MilvusStore, milvus_filter, start_lite_server
-from rag.index.updates import add_documents, prepare_upload, remove_documents
-from rag.index.vector_store import STORES, FaissStore, VectorStore
-from rag.retrieval import Filters, Retriever
+from rag.index.stores.base import STORES, VectorStore
+from rag.index.stores.faiss_store import FaissStore
+from rag.index.stores.milvus_lite import start_lite_server
+from rag.index.stores.milvus_store import MilvusStore, milvus_filter
+from rag.query import Filters
+from rag.retrieval import Retriever
 from rag.schemas import Chunk, Document, Hit
 from rag.services import Services
 from tests.api_server import serve
@@ -242,10 +246,10 @@ def test_a_milvus_index_retrieves_like_the_faiss_one(
     index_copy, lite_uri, services, embedder, tmp_path
 ):
     settings = milvus_settings(index_copy, lite_uri)
-    report = build_index(settings, embedder)
+    report = rebuild(settings, embedder)
     assert report.embedded == 0  # vectors reused from the live index, whatever its store
     assert report.manifest.store == "milvus"
-    bundle = load_index(settings.index_dir, settings)
+    bundle = load_index(settings.index_dir, IndexConfig.from_settings(settings).stores)
     assert bundle.vectors.count() == bundle.manifest.chunks
     milvus = Retriever(bundle, embedder)
     questions = [json.loads(line)["question"] for line in QUESTIONS.read_text("utf-8").splitlines()]
@@ -263,16 +267,18 @@ def test_a_milvus_index_retrieves_like_the_faiss_one(
     follow = settings.model_copy(update={"store": ""})
     from rag.index.builder import stale_reasons
 
-    assert stale_reasons(follow, embedder, bundle.manifest) == []
+    assert stale_reasons(IndexConfig.from_settings(follow), embedder, bundle.manifest) == []
     # ...and asking for the other store is a reason to rebuild.
     back = settings.model_copy(update={"store": "faiss"})
-    assert "store changed (milvus -> faiss)" in stale_reasons(back, embedder, bundle.manifest)
+    assert "store changed (milvus -> faiss)" in stale_reasons(
+        IndexConfig.from_settings(back), embedder, bundle.manifest
+    )
     MilvusStore.connect(lite_uri, settings.milvus_collection).drop()
 
 
 def test_adding_and_removing_articles_write_to_milvus(index_copy, lite_uri, embedder):
     settings = milvus_settings(index_copy, lite_uri)
-    build_index(settings, embedder)
+    rebuild(settings, embedder)
     store = MilvusStore.connect(lite_uri, settings.milvus_collection)
     before = store.count()
     follow = settings.model_copy(update={"store": ""})  # the manifest says milvus
@@ -283,7 +289,7 @@ def test_adding_and_removing_articles_write_to_milvus(index_copy, lite_uri, embe
     )
     (document,) = added.documents
     assert store.count() == before + document.chunks
-    bundle = load_index(settings.index_dir, settings)
+    bundle = load_index(settings.index_dir, IndexConfig.from_settings(settings).stores)
     hits = Retriever(bundle, embedder).search("卫生室", 3, "dense", Filters(place=["青山县"]))
     assert hits and {h.doc_id for h in hits} == {document.doc_id}
     remove_documents(follow, embedder, [document.doc_id])
@@ -312,18 +318,25 @@ def test_two_workers_share_one_collection(index_copy, embedder, tmp_path, monkey
     """What `rag serve --workers 2` sets up: a milvus-lite server owns the folder, each
     worker has its own services; an article added through one is found through the other."""
     assert share_milvus_lite(index_copy) == (index_copy, None)  # a faiss index: nothing to do
-    monkeypatch.setenv("RAG_MILVUS_URI", "")  # set by share_milvus_lite, restored after
+    monkeypatch.setenv("RAG_MILVUS_URI", "")  # set by export_for_workers, restored after
+    monkeypatch.setenv("RAG_INDEX_DIR", "")
     lite = str(tmp_path / "shared.db")
     settings, process = share_milvus_lite(milvus_settings(index_copy, lite))
     try:
         assert process is not None
         assert settings.milvus_uri.startswith("http://127.0.0.1:")
+        export_for_workers(settings)
         assert os.environ["RAG_MILVUS_URI"] == settings.milvus_uri  # what workers read
+        assert os.environ["RAG_INDEX_DIR"] == str(settings.index_dir.resolve())
         with pytest.raises(IndexStateError, match="open by one process only"):
             MilvusStore.connect(lite, "x")
-        build_index(settings, embedder)
+        rebuild(settings, embedder)
         workers = [
-            Services.from_parts(settings, embedder, load_index(settings.index_dir, settings))
+            Services.from_parts(
+                settings,
+                embedder,
+                load_index(settings.index_dir, IndexConfig.from_settings(settings).stores),
+            )
             for _ in range(2)
         ]
         with (
@@ -354,10 +367,10 @@ def test_two_workers_share_one_collection(index_copy, embedder, tmp_path, monkey
 
 def test_a_wrong_milvus_address_is_a_clear_error(index_copy, lite_uri, embedder, tmp_path):
     settings = milvus_settings(index_copy, lite_uri)
-    build_index(settings, embedder)
+    rebuild(settings, embedder)
     elsewhere = settings.model_copy(update={"milvus_uri": str(tmp_path / "empty.db")})
     with pytest.raises(IndexStateError, match="is empty: check RAG_MILVUS_URI"):
-        load_index(settings.index_dir, elsewhere)
+        load_index(settings.index_dir, IndexConfig.from_settings(elsewhere).stores)
     with pytest.raises(IndexStateError, match="must end in .db"):
         MilvusStore.connect(str(tmp_path / "folder"), "x")
     MilvusStore.connect(lite_uri, settings.milvus_collection).drop()

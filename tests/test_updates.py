@@ -17,26 +17,19 @@ import pytest
 from typer.testing import CliRunner
 
 from rag.cli import app as cli_app
+from rag.corpus import changes as changes_module
 from rag.corpus import read_corpus
 from rag.corpus.files import SIDECAR, corpus_checksum, load_sidecar
-from rag.index import load_index
-from rag.index import updates as updates_module
+from rag.corpus.uploads import prepare_json_upload, prepare_upload, safe_name
+from rag.documents import add_documents, recover, remove_documents
+from rag.errors import UnknownDocumentError, UploadError, UploadTooLargeError
+from rag.index import IndexConfig, load_index
 from rag.index.builder import stale_reasons
+from rag.index.chunks import ChunkStore
 from rag.index.dense import DenseIndex
+from rag.index.generations import current_generation
 from rag.index.lexical import LexicalIndex
 from rag.index.manifest import Manifest
-from rag.index.storage import current_generation
-from rag.index.store import ChunkStore
-from rag.index.updates import (
-    UnknownDocumentError,
-    UploadError,
-    UploadTooLargeError,
-    add_documents,
-    prepare_json_upload,
-    prepare_upload,
-    remove_documents,
-    safe_name,
-)
 from rag.services import IndexFollower, Services
 
 LIMIT = 5 * 1024 * 1024
@@ -80,7 +73,7 @@ def live_store(settings) -> ChunkStore:
 def assert_consistent(settings, embedder) -> None:
     """The live index is what `rag ingest` would build from the folder now."""
     manifest = Manifest.load(current_generation(settings.index_dir))
-    assert stale_reasons(settings, embedder, manifest) == []
+    assert stale_reasons(IndexConfig.from_settings(settings), embedder, manifest) == []
     corpus = read_corpus(settings.source_dir)
     assert sorted(d.doc_id for d in corpus.documents) == sorted(
         d.doc_id for d in live_store(settings).documents
@@ -280,11 +273,11 @@ def crash(*args, **kwargs):
     raise OSError("disk full")
 
 
-REAL_WRITE_ATOMIC = updates_module.write_atomic
+REAL_WRITE_ATOMIC = changes_module.write_atomic
 
 
 def failing_write(path, data):
-    if Path(path).name == updates_module.JOURNAL:
+    if Path(path).name == changes_module.JOURNAL:
         return REAL_WRITE_ATOMIC(path, data)
     Path(path).write_bytes(data[: len(data) // 2])  # a torn write, then the failure
     raise OSError("disk full")
@@ -304,7 +297,7 @@ def test_an_interrupted_change_leaves_index_and_folder_as_they_were(
         return real_replace(src, dst, *args, **kwargs)
 
     steps = [
-        (updates_module, "write_atomic", failing_write),  # the folder write
+        (changes_module, "write_atomic", failing_write),  # the folder write
         (ChunkStore, "save", crash),
         (DenseIndex, "save", crash),
         (LexicalIndex, "save", crash),
@@ -323,7 +316,7 @@ def test_an_interrupted_change_leaves_index_and_folder_as_they_were(
         assert not list(folder.glob(".rag-backup-*")), name
         manifest = Manifest.load(live)
         assert len(ChunkStore.load(live)) == len(DenseIndex.load(live)) == manifest.chunks
-        assert stale_reasons(index_copy, embedder, manifest) == [], name
+        assert stale_reasons(IndexConfig.from_settings(index_copy), embedder, manifest) == [], name
     assert load_index(index_dir).folder == live  # and it loads whole
     # The lock was released each time: the same change then goes through.
     (result,) = add_documents(index_copy, embedder, [upload])
@@ -335,10 +328,10 @@ def test_a_crash_mid_change_is_rolled_back_by_the_next_change(index_copy, embedd
     folder = index_copy.source_dir
     state = folder_state(folder)
     # What a process killed after writing, before building, leaves behind.
-    change = updates_module._FolderChange(folder)
+    change = changes_module.FolderChange(folder)
     change.write("half-done.md", CLINIC_FILE)
     change.delete("004_f6f19aced4752821.txt")
-    updates_module.recover_interrupted(index_copy)
+    recover(index_copy)
     assert folder_state(folder) == state
     assert not list(folder.glob(".rag-backup-*"))
 

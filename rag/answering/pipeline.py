@@ -22,7 +22,8 @@ from rag.errors import LLMError
 from rag.llm.base import GenerationRequest, LLMClient
 from rag.llm.extractive import ExtractiveClient
 from rag.llm.registry import ClientRegistry
-from rag.retrieval import Filters, Retriever, check_query
+from rag.query import Filters, check_query
+from rag.retrieval import Retriever
 from rag.schemas import Answer, ChatMessage, Citation, Hit
 
 EVIDENCE_SENTENCES = 8

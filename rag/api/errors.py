@@ -14,11 +14,23 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from rag.errors import EmbedderError, IndexStateError, InvalidRequestError, LLMError, RagError
+from rag.errors import (
+    EmbedderError,
+    IndexStateError,
+    InvalidRequestError,
+    LLMError,
+    RagError,
+    UnknownDocumentError,
+    UploadTooLargeError,
+)
 
 
 def status_for(exc: RagError) -> int:
     """The HTTP status of a project error (also sent in mid-stream `error` events)."""
+    if isinstance(exc, UploadTooLargeError):
+        return 413
+    if isinstance(exc, UnknownDocumentError):
+        return 404
     if isinstance(exc, InvalidRequestError):
         return 422
     if isinstance(exc, LLMError):

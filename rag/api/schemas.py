@@ -10,7 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from rag.retrieval import Filters
+from rag.documents import DocumentSummary
+from rag.query import Filters
 from rag.schemas import ChatMessage, Citation, Section
 
 # Longest conversation accepted: follow-ups only need the last few turns.
@@ -60,15 +61,6 @@ class AskRequest(TextRequest):
     )
     filters: Filters | None = None
     stream: bool = Field(default=False, description="answer as server-sent events")
-
-
-class DocumentSummary(BaseModel):
-    doc_id: str
-    source: str
-    title: str
-    sections: list[Section]
-    chars: int
-    chunks: int
 
 
 class DocumentsResponse(BaseModel):

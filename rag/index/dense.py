@@ -133,6 +133,14 @@ class DenseIndex:
     def __len__(self) -> int:
         return int(self.index.ntotal)
 
+    def add(self, vectors: np.ndarray) -> None:
+        """Append rows (normalized float32 vectors) after the existing ones."""
+        self.index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+
+    def vectors(self) -> np.ndarray:
+        """Every stored vector, row by row (rebuilds reuse them instead of embedding)."""
+        return self.index.reconstruct_n(0, len(self)).reshape(len(self), -1)
+
     def search(
         self, query: np.ndarray, n: int, allowed: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:

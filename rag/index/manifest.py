@@ -11,7 +11,7 @@ FORMAT_VERSION = 3  # 2: documents carry metadata (place, date, newspaper); 3: I
 
 class Manifest(BaseModel):
     format_version: int = FORMAT_VERSION
-    store: str = "faiss"  # "faiss" or "milvus" (rag/index/vector_store.py)
+    store: str = "faiss"  # "faiss" or "milvus" (rag/index/stores/)
     milvus_collection: str = ""
     embedder: str
     dim: int

@@ -2,7 +2,7 @@
 
 `POST /v1/documents` adds (or replaces) an article file and `DELETE /v1/documents/{id}`
 removes one; both change the corpus folder and publish a new index generation
-(`rag.index.updates`), then this worker swaps to it before answering.
+(`rag.documents`), then this worker swaps to it before answering.
 """
 
 from __future__ import annotations
@@ -18,26 +18,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rag.api.deps import ServicesDep
 from rag.api.errors import readable
-from rag.api.schemas import (
-    DocumentResponse,
-    DocumentsResponse,
-    DocumentSummary,
-    DocumentUploadBody,
-    check_unicode,
-)
-from rag.errors import InvalidRequestError
-from rag.index.updates import (
-    AddResult,
-    RemoveResult,
-    UnknownDocumentError,
-    Upload,
-    UploadError,
-    UploadTooLargeError,
-    add_documents,
-    prepare_json_upload,
-    prepare_upload,
-    remove_documents,
-)
+from rag.api.schemas import DocumentResponse, DocumentsResponse, DocumentUploadBody, check_unicode
+from rag.corpus.uploads import Upload, prepare_json_upload, prepare_upload
+from rag.documents import AddResult, RemoveResult, add_documents, list_documents, remove_documents
+from rag.errors import InvalidRequestError, UploadError, UploadTooLargeError
 
 router = APIRouter(prefix="/v1", tags=["documents"])
 
@@ -66,21 +50,8 @@ UPLOAD_BODY: dict[str, Any] = {
 
 
 @router.get("/documents")
-def list_documents(services: ServicesDep) -> DocumentsResponse:
-    store = services.bundle.store
-    return DocumentsResponse(
-        documents=[
-            DocumentSummary(
-                doc_id=d.doc_id,
-                source=d.source,
-                title=d.title,
-                sections=d.sections,
-                chars=len(d.text),
-                chunks=store.chunk_count(d.doc_id),
-            )
-            for d in store.documents
-        ]
-    )
+def documents(services: ServicesDep) -> DocumentsResponse:
+    return DocumentsResponse(documents=list_documents(services.bundle.store))
 
 
 @router.get("/documents/{doc_id}", responses={404: {"description": "no such document"}})
@@ -112,24 +83,19 @@ async def add_document(request: Request, services: ServicesDep) -> AddResult:
     identical content is `unchanged`. The answer comes once the new index is live."""
     limit = services.settings.max_upload_bytes
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    try:
-        if content_type == "multipart/form-data":
-            body = await _read_body(request, limit + FORM_OVERHEAD, limit)
-            upload = await _form_upload(request, body, limit)
-        elif content_type in ("application/json", ""):
-            # JSON escapes can double the size of the text.
-            body = await _read_body(request, 2 * limit + FORM_OVERHEAD, limit)
-            upload = _json_upload(body, limit)
-        else:
-            raise UploadError(
-                f"unsupported content type '{content_type}': send multipart/form-data with a "
-                "'file' field, or a JSON object {title, text, source, metadata}"
-            )
-        results = await run_in_threadpool(
-            add_documents, services.settings, services.embedder, [upload]
+    if content_type == "multipart/form-data":
+        body = await _read_body(request, limit + FORM_OVERHEAD, limit)
+        upload = await _form_upload(request, body, limit)
+    elif content_type in ("application/json", ""):
+        # JSON escapes can double the size of the text.
+        body = await _read_body(request, 2 * limit + FORM_OVERHEAD, limit)
+        upload = _json_upload(body, limit)
+    else:
+        raise UploadError(
+            f"unsupported content type '{content_type}': send multipart/form-data with a "
+            "'file' field, or a JSON object {title, text, source, metadata}"
         )
-    except UploadTooLargeError as exc:
-        raise HTTPException(413, str(exc)) from exc
+    results = await run_in_threadpool(add_documents, services.settings, services.embedder, [upload])
     await _follow(request)
     return results[0]
 
@@ -137,12 +103,9 @@ async def add_document(request: Request, services: ServicesDep) -> AddResult:
 @router.delete("/documents/{doc_id}", responses={404: {"description": "no such document"}})
 async def delete_document(doc_id: str, request: Request, services: ServicesDep) -> RemoveResult:
     """Remove one article; its file goes too when it was the file's last article."""
-    try:
-        results = await run_in_threadpool(
-            remove_documents, services.settings, services.embedder, [doc_id]
-        )
-    except UnknownDocumentError as exc:
-        raise HTTPException(404, str(exc)) from exc
+    results = await run_in_threadpool(
+        remove_documents, services.settings, services.embedder, [doc_id]
+    )
     await _follow(request)
     return results[0]
 

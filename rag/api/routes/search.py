@@ -11,9 +11,8 @@ from starlette.concurrency import run_in_threadpool
 
 from rag.api.deps import ServicesDep
 from rag.api.errors import readable
-from rag.config import SearchMode
 from rag.errors import InvalidRequestError
-from rag.retrieval import Filters, check_query
+from rag.query import Filters, SearchMode, check_query
 from rag.schemas import SearchResult
 
 router = APIRouter(prefix="/v1", tags=["search"])

@@ -13,10 +13,6 @@ import contextlib
 import hashlib
 import json
 import logging
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,12 +20,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from rag.errors import IndexStateError, InvalidRequestError
+from rag.index.stores.milvus_lite import is_lite
+from rag.query import Filters
 from rag.schemas import Chunk, Document
 
 if TYPE_CHECKING:
     from pymilvus import MilvusClient
-
-    from rag.retrieval import Filters
 
 CONSISTENCY = "Strong"
 HNSW_M = 32  # the same graph as the FAISS HNSW index (rag/index/dense.py)
@@ -41,15 +37,6 @@ MAX_LIMIT = 16_384  # Milvus' largest topk
 # Appended to a date to make the end of its period: "2021" covers "2021-06" ("-" < "~").
 DATE_END = "~"
 LIKE_WILDCARDS = ("%", "_", "\\")
-
-
-def default_uri(index_dir: Path) -> str:
-    """The Milvus Lite folder beside the index generations (kept across rebuilds)."""
-    return str(Path(index_dir) / "milvus.db")
-
-
-def is_lite(uri: str) -> bool:
-    return not uri.startswith(("http://", "https://", "tcp://", "unix:"))
 
 
 def milvus_filter(filters: Filters | None) -> str:
@@ -329,36 +316,3 @@ class MilvusStore:
         elif not self.exists():
             self.create(int(vectors.shape[1]))
         return len(stale), len(fresh)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_lite_server(data_dir: str, timeout: float = 60.0) -> tuple[subprocess.Popen, str]:
-    """Serve a Milvus Lite folder on loopback (`milvus-lite server`), for several processes.
-
-    Milvus Lite locks its folder to one process; `rag serve --workers N` starts this one
-    owner and points every worker at `http://127.0.0.1:PORT`. The caller stops it.
-    """
-    Path(data_dir).parent.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    command = [sys.executable, "-m", "milvus_lite", "server", "--data-dir", data_dir]
-    command += ["--host", "127.0.0.1", "--port", str(port)]
-    log_path = Path(data_dir).with_suffix(".server.log")
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=log)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            error = log_path.read_text("utf-8", "replace")[-500:]
-            raise IndexStateError(f"milvus-lite server for {data_dir} exited: {error}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return process, f"http://127.0.0.1:{port}"
-        except OSError:
-            time.sleep(0.2)
-    process.kill()
-    raise IndexStateError(f"milvus-lite server for {data_dir} did not start in {timeout:.0f}s")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.query import Filters
 from rag.schemas import Chunk, Document
 
 
@@ -23,6 +24,19 @@ def rows_of(rows: dict[str, np.ndarray], doc_ids: Iterable[str]) -> np.ndarray:
     """The sorted rows of these documents (empty if none has chunks)."""
     parts = [rows[d] for d in doc_ids if d in rows]
     return np.sort(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
+
+
+def admitted_rows(
+    rows: dict[str, np.ndarray], documents: Iterable[Document], filters: Filters | None
+) -> np.ndarray | None:
+    """The rows of the documents `filters` admits; None (every row) without filters.
+
+    Filters select documents and searches need rows: the per-document row table makes
+    this proportional to the documents, not to the chunks.
+    """
+    if filters is None or filters.is_empty():
+        return None
+    return rows_of(rows, (d.doc_id for d in documents if filters.admits(d)))
 
 
 class ChunkStore:
@@ -41,8 +55,8 @@ class ChunkStore:
     def chunk_count(self, doc_id: str) -> int:
         return len(self._rows.get(doc_id, ()))
 
-    def rows_of(self, doc_ids: Iterable[str]) -> np.ndarray:
-        return rows_of(self._rows, doc_ids)
+    def admitted_rows(self, filters: Filters | None) -> np.ndarray | None:
+        return admitted_rows(self._rows, self.documents, filters)
 
     def save(self, folder: Path) -> None:
         _write_jsonl(folder / "documents.jsonl", (d.model_dump() for d in self.documents))

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+from rag.corpus.files import fsync_dir
 from rag.errors import IndexStateError
 
 POINTER = "CURRENT"
@@ -33,29 +34,12 @@ def current_generation(root: Path) -> Path:
     return folder
 
 
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def _fsync_tree(folder: Path) -> None:
     for path in folder.rglob("*"):
         if path.is_file():
             with path.open("rb") as f:
                 os.fsync(f.fileno())
-    _fsync_dir(folder)
-
-
-@contextlib.contextmanager
-def new_generation(root: Path) -> Iterator[Path]:
-    """Yield an empty folder to write an index into; publish it only if the block succeeds."""
-    root.mkdir(parents=True, exist_ok=True)
-    with write_lock(root):
-        yield from _publish(root)
+    fsync_dir(folder)
 
 
 @contextlib.contextmanager
@@ -69,7 +53,11 @@ def write_lock(root: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _publish(root: Path) -> Iterator[Path]:
+@contextlib.contextmanager
+def publish(root: Path) -> Iterator[Path]:
+    """Yield an empty folder to write an index into; make it the live generation only if
+    the block succeeds. The caller holds `write_lock(root)`."""
+    root.mkdir(parents=True, exist_ok=True)
     tmp = root / f".tmp-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:
@@ -83,7 +71,7 @@ def _publish(root: Path) -> Iterator[Path]:
         with pointer_tmp.open("rb") as f:
             os.fsync(f.fileno())
         os.replace(pointer_tmp, root / POINTER)
-        _fsync_dir(root)
+        fsync_dir(root)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     prune(root)
