@@ -106,7 +106,16 @@ def test_documents_list_and_one(http: httpx.Client, services: Services) -> None:
     documents = http.get("/v1/documents").json()["documents"]
     assert len(documents) == len(services.bundle.store.documents)
     first = documents[0]
-    assert set(first) == {"doc_id", "source", "title", "sections", "chars", "chunks"}
+    assert set(first) == {
+        "doc_id",
+        "source",
+        "title",
+        "place",
+        "date",
+        "sections",
+        "chars",
+        "chunks",
+    }
     assert sum(d["chunks"] for d in documents) == len(services.bundle.store.chunks)
     one = http.get(f"/v1/documents/{first['doc_id']}").json()
     assert set(one) == {"doc_id", "source", "title", "text", "sections"}
