@@ -178,3 +178,11 @@ class DenseIndex:
     def load(cls, folder: Path, params: DenseParams | None = None) -> DenseIndex:
         """Read the index; `params` override the nprobe/efSearch it was saved with."""
         return cls(faiss.read_index(str(folder / cls.FILE)), params)
+
+    def vector(self, row: int) -> np.ndarray:
+        """The stored (normalized) vector of `row`."""
+        return self.index.reconstruct(int(row))
+
+    def vectors(self) -> np.ndarray:
+        """Every stored vector, in row order: a (rows, dim) array."""
+        return self.index.reconstruct_n(0, len(self))
