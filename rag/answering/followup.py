@@ -12,6 +12,7 @@ import logging
 import re
 from typing import Protocol
 
+from rag.answering.extractive import ExtractiveClient
 from rag.answering.pipeline import Answerer
 from rag.answering.prompts import question_language
 from rag.errors import LLMError
@@ -132,7 +133,7 @@ def standalone_question(
         return question
     tokenizer = answerer.retriever.bundle.lexical.tokenizer
     client = answerer.client(llm)
-    if client is answerer.extractive:
+    if isinstance(client, ExtractiveClient):
         resolved = contextualize(question, history, tokenizer)
     else:
         resolved = rewrite(question, history, answerer=answerer, client=client, tokenizer=tokenizer)

@@ -16,12 +16,12 @@ from typing import Any, Literal
 from rag.answering.abstention import AbstentionPolicy, Verdict
 from rag.answering.citations import check_support, parse_citations
 from rag.answering.evidence import EvidenceScorer, is_comparative
+from rag.answering.extractive import ExtractiveClient, extractive_factory
 from rag.answering.prompts import PromptBook
 from rag.config import Settings
 from rag.errors import LLMError
 from rag.llm.base import GenerationRequest, LLMClient
-from rag.llm.extractive import ExtractiveClient
-from rag.llm.registry import ClientRegistry
+from rag.llm.registry import ClientRegistry, Factory, openai_factory
 from rag.retrieval import Filters, Retriever, check_query
 from rag.schemas import Answer, ChatMessage, Citation, Hit
 
@@ -32,6 +32,8 @@ _DECLINE = re.compile(
     r"无法(?:回答|确定|得知)|not (?:mention|contain|provide|say)|cannot (?:answer|determine)",
     re.IGNORECASE,
 )
+# The clients the service ships; `rag.llm_clients` plugins and `register()` add more.
+BUILTIN_CLIENTS: dict[str, Factory] = {"extractive": extractive_factory, "openai": openai_factory}
 
 
 @dataclass(frozen=True)
@@ -56,10 +58,11 @@ class Answerer:
         self.prompts = prompts or PromptBook.load(settings.prompts_dir)
         self.scorer = EvidenceScorer(retriever)
         self.policy = AbstentionPolicy(self.scorer)
+        # Picks the evidence sentences abstention judges, and answers the fallback,
+        # whichever client is chosen to answer.
         self.extractive = ExtractiveClient(self.scorer)
-        self.registry = registry or ClientRegistry()
-        self.registry.register("extractive", lambda settings, **deps: self.extractive)
-        self._clients: dict[str, LLMClient] = {"extractive": self.extractive}
+        self.registry = registry or ClientRegistry(BUILTIN_CLIENTS)
+        self._clients: dict[str, LLMClient] = {}
         self._lock = threading.Lock()
 
     # -- set-up --------------------------------------------------------------------------
@@ -68,7 +71,7 @@ class Answerer:
         name = name or self.settings.llm
         with self._lock:
             if name not in self._clients:
-                self._clients[name] = self.registry.create(name, self.settings)
+                self._clients[name] = self.registry.create(name, self.settings, scorer=self.scorer)
             return self._clients[name]
 
     def check_question(self, question: str) -> str:
@@ -211,7 +214,7 @@ class Answerer:
                 pieces.append(piece)
                 yield AnswerEvent("delta", piece)
         except LLMError as exc:
-            if self.settings.llm_fallback != "extractive" or client is self.extractive:
+            if self.settings.llm_fallback != "extractive" or isinstance(client, ExtractiveClient):
                 raise
             notes.append(f"{exc}; answered by the extractive fallback")
             used, fallback = self.extractive, True
