@@ -1,7 +1,9 @@
-"""The answer pipeline: retrieve -> gate on evidence -> prompt -> LLM -> check -> Answer.
+"""The answer pipeline: follow-up -> retrieve -> gate on evidence -> prompt -> LLM -> check.
 
 `answer()` returns the whole result; `stream()` yields the same result as events
-(passages first, then answer pieces, then the checked answer) for SSE clients.
+(passages first, then answer pieces, then the checked answer) for SSE clients. With a
+`history`, a follow-up question is first made self-contained (see followup.py): the
+Answer's `question` is that standalone question.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from rag.answering.abstention import AbstentionPolicy, Verdict
 from rag.answering.citations import check_support, parse_citations
 from rag.answering.evidence import EvidenceScorer, is_comparative
 from rag.answering.extractive import ExtractiveClient, extractive_factory
+from rag.answering.followup import standalone_question
 from rag.answering.prompts import PromptBook
 from rag.config import Settings
 from rag.errors import LLMError
@@ -100,6 +103,18 @@ class Answerer:
                 if rank < len(hits):
                     merged.setdefault(hits[rank].chunk_id, hits[rank])
         return list(merged.values())[:k]
+
+    def standalone(self, question: str, history: list[ChatMessage], client: LLMClient) -> str:
+        """A follow-up made retrievable on its own: `client` rewrites it, or, being the
+        extractive answerer (no model), the names of earlier questions are carried over."""
+        return standalone_question(
+            question,
+            history,
+            model=None if isinstance(client, ExtractiveClient) else client,
+            prompts=self.prompts,
+            tokenizer=self.retriever.bundle.lexical.tokenizer,
+            max_chars=self.settings.max_question_chars,
+        )
 
     def judge(self, question: str, hits: list[Hit]) -> Verdict:
         """Is there evidence for an answer in these passages at all?"""
@@ -185,9 +200,12 @@ class Answerer:
         streaming: bool,
     ) -> Iterator[AnswerEvent]:
         """The pipeline; `streaming` picks the client's streaming call over `generate`."""
-        started = time.perf_counter()
         question = self.check_question(question)
         client = self.client(llm)  # unknown names fail before any work
+        history = [m for m in history or [] if m.role != "system"]  # our system prompt governs
+        if history:
+            question = self.check_question(self.standalone(question, history, client))
+        started = time.perf_counter()  # timings leave the rewrite out
         hits = self.retrieve(question, k or self.settings.top_k, filters)
         timings = {"retrieve": _ms(started)}
         yield AnswerEvent("passages", hits)
