@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pytest
 
+from rag.answering.extractive import ExtractiveClient
 from rag.answering.pipeline import Answerer
 from rag.errors import InvalidRequestError, LLMError
 from rag.evaluation import load_questions, squash
@@ -172,6 +176,13 @@ def test_prompt_injection_in_passages_stays_quoted(services, fake_llm: FakeLLM):
     assert "<<<" in messages[-1]["content"]
 
 
+def test_the_registry_builds_the_extractive_client_with_the_answerers_scorer(services):
+    client = services.answerer.client("extractive")
+    assert isinstance(client, ExtractiveClient) and client.scorer is services.answerer.scorer
+    assert client is services.answerer.client(None)  # the default, created once
+    assert {"extractive", "openai"} <= set(services.answerer.registry.names())
+
+
 def test_a_follow_up_is_resolved_by_the_answerer(services):
     answer = services.answerer.answer(FOLLOW_UP, history=HISTORY)
     # The Answer carries the standalone question that was retrieved and answered.
@@ -196,3 +207,19 @@ def test_a_model_rewrites_the_follow_up(services, fake_llm: FakeLLM):
     assert [m["role"] for m in sent] == ["system", "user", "assistant", "user"]
     assert sent[0]["content"] == answerer.prompts.system
     assert "涪口区新建了多少个村部？" in sent[-1]["content"]
+
+
+def test_evidence_reads_idf_and_vectors_from_the_index(services):
+    lexical, dense = services.bundle.lexical, services.bundle.dense
+    rows = len(services.bundle.store.chunks)
+    assert lexical.idf("no-such-token") == math.log(1 + (rows + 0.5) / 0.5)
+    assert lexical.idf("丰江管家") > lexical.idf("党员") > 0
+    vectors = dense.vectors()
+    assert vectors.shape == (rows, vectors.shape[1]) and vectors.shape[1] > 0
+    assert np.array_equal(dense.vector(3), vectors[3])
+    hit = services.retriever.search("北塔区丰江管家有多少名成员?", k=1)[0]
+    row = [c.chunk_id for c in services.bundle.store.chunks].index(hit.chunk_id)
+    query = services.answerer.scorer.query_vector(hit.text)
+    assert services.answerer.scorer.similarity(hit.text, hit) == pytest.approx(
+        float(np.dot(query, vectors[row]))
+    )
