@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     import subprocess
 
     from rag.retrieval import Filters
+    from rag.schemas import Answer
 
 app = typer.Typer(
     help="Question answering with cited passages over Chinese news reports.",
@@ -278,6 +279,11 @@ def ask(
     if as_json:
         typer.echo(answer.model_dump_json(indent=2))
         return
+    print_answer(answer)
+
+
+def print_answer(answer: Answer) -> None:
+    """The answer, then its sources; notes and warnings go to stderr (`ask`, `chat`)."""
     typer.echo(answer.answer)
     if answer.fallback:
         typer.secho("(answered by the extractive fallback)", fg=typer.colors.YELLOW, err=True)
@@ -291,6 +297,60 @@ def ask(
         heading = f"{citation.title} › {citation.section}" if citation.section else citation.title
         typer.secho(f"[{citation.n}] {heading}  ({citation.source})", bold=True)
         typer.echo(f"    {citation.text}")
+
+
+@app.command()
+def chat(
+    k: KOpt = 5,
+    llm: Annotated[
+        str | None, typer.Option("--llm", help="LLM client: extractive (default), openai, ...")
+    ] = None,
+    source: SourcesOpt = None,
+    place: PlaceOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    index: IndexOpt = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print each answer as a JSON line.")
+    ] = False,
+) -> None:
+    """Answer questions read one per line from stdin, follow-ups included ("那其他村干部呢?").
+
+    Ends at end of input, an empty line or /exit. The prompt goes to stderr, as Python's
+    does, so stdout holds only the answers.
+    """
+    from rag.schemas import ChatMessage
+    from rag.services import Services
+
+    filters = make_filters(source, place, since, until)
+    try:
+        services = Services.start(settings_from(index=index))
+        services.answerer.client(llm)  # an unknown --llm fails now, not at every question
+    except RagError as exc:
+        raise fail(str(exc)) from exc
+    history: list[ChatMessage] = []
+    while True:
+        typer.echo("? ", nl=False, err=True)
+        line = sys.stdin.readline()  # "" at end of input
+        question = line.strip()
+        if not question or question == "/exit":
+            return
+        try:
+            answer = services.answerer.answer(
+                question, k=k, llm=llm, history=history, filters=filters
+            )
+        except RagError as exc:
+            typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+            continue
+        if as_json:
+            typer.echo(answer.model_dump_json())
+        else:
+            print_answer(answer)
+            typer.echo()
+        history += [
+            ChatMessage(role="user", content=question),
+            ChatMessage(role="assistant", content=answer.answer),
+        ]
 
 
 @app.command("eval")
