@@ -71,3 +71,54 @@ def test_ingest_reports_skipped_files_and_keeps_going(index_copy, tmp_path):
 def test_ingest_is_a_no_op_when_up_to_date(index_copy):
     args = ("ingest", "--source", str(index_copy.source_dir), "--index", str(index_copy.index_dir))
     assert "up to date" in run(*args).output
+
+
+FIRST = "北塔区村党组织书记的待遇提高了多少?"
+FOLLOW_UP = "那其他村干部呢?"
+BEITA_ARTICLE = "001_71199bcc3a10d29b.txt"
+
+
+def chat(index_copy, *lines: str, options: tuple[str, ...] = ()):
+    args = ["chat", "--index", str(index_copy.index_dir), *options]
+    return runner.invoke(app, args, input="".join(f"{line}\n" for line in lines))
+
+
+def test_chat_carries_the_place_into_a_follow_up(index_copy):
+    result = chat(index_copy, FIRST, FOLLOW_UP, options=("--json",))
+    assert result.exit_code == 0, result.output
+    first, follow_up = [json.loads(line) for line in result.stdout.splitlines()]
+    assert first["answerable"] and "4100多元" in first["answer"]
+    # The follow-up was retrieved and answered as a question about 北塔区.
+    assert follow_up["question"].startswith("北塔区") and "其他村干部" in follow_up["question"]
+    assert follow_up["answerable"] and "其他村两委干部" in follow_up["answer"]
+    assert {c["source"] for c in follow_up["citations"]} == {BEITA_ARTICLE}
+    assert result.stderr.count("? ") == 3  # a prompt per line read, and one at end of input
+
+
+def test_chat_prints_sources_survives_a_bad_question_and_stops_at_exit(index_copy):
+    result = chat(
+        index_copy, FIRST, "?!\x07", FOLLOW_UP, "/exit", "桂阳县新时代文明实践中心由谁担任主任?"
+    )
+    assert result.exit_code == 0, result.output
+    assert "error: the question has no letters or digits" in result.stderr
+    assert result.stdout.count("\nsources:\n") == 2  # nothing answered after /exit
+    assert result.stdout.count("[1] 让党旗在基层一线高高飘扬") == 2
+    assert f"({BEITA_ARTICLE})" in result.stdout and "彭生智" not in result.stdout
+
+
+def test_chat_ends_at_an_empty_line(index_copy):
+    result = chat(index_copy, "", FIRST)
+    assert result.exit_code == 0 and result.stdout == ""
+
+
+def test_chat_fatal_errors_exit_non_zero(index_copy, tmp_path):
+    result = chat(index_copy, FIRST, options=("--llm", "nope"))
+    assert result.exit_code != 0 and "available" in result.stderr
+    assert result.stdout == ""  # no question was read
+    missing = runner.invoke(
+        app,
+        ["chat", "--index", str(tmp_path / "no-index")],
+        input=f"{FIRST}\n",
+        env={"RAG_SOURCE_DIR": str(tmp_path / "no-corpus")},
+    )
+    assert missing.exit_code != 0 and "source folder not found" in missing.stderr

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import ast
 import importlib.metadata
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+import rag.llm
+from rag.answering.extractive import ExtractiveClient
+from rag.answering.pipeline import BUILTIN_CLIENTS
 from rag.config import Settings
 from rag.errors import InvalidRequestError, LLMError
 from rag.llm.base import GenerationRequest
 from rag.llm.openai import OpenAIClient
-from rag.llm.registry import BUILTIN, ENTRY_POINT_GROUP, ClientRegistry
+from rag.llm.registry import ENTRY_POINT_GROUP, ClientRegistry, openai_factory
 
 SETTINGS = Settings(
     _env_file=None,
@@ -52,18 +57,21 @@ def _entry_points(*entries: tuple[str, str]):
     return fake
 
 
+BUILTINS = {"openai": openai_factory}
+
+
 @pytest.fixture
 def no_plugins(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(importlib.metadata, "entry_points", _entry_points())
 
 
 def test_builtin_names(no_plugins: None) -> None:
-    assert "openai" in BUILTIN
-    assert ClientRegistry().names() == ["openai"]
+    assert ClientRegistry(BUILTINS).names() == ["openai"]
+    assert ClientRegistry({}).names() == []
 
 
 def test_openai_factory_reads_settings(no_plugins: None) -> None:
-    client = ClientRegistry().create("openai", SETTINGS, embedder=object())
+    client = ClientRegistry(BUILTINS).create("openai", SETTINGS, embedder=object())
     assert isinstance(client, OpenAIClient)
     try:
         assert client.name == "openai"
@@ -76,7 +84,7 @@ def test_openai_factory_reads_settings(no_plugins: None) -> None:
 
 
 def test_unknown_name_lists_the_available_ones(no_plugins: None) -> None:
-    registry = ClientRegistry()
+    registry = ClientRegistry(BUILTINS)
     registry.register("extractive", stub_factory)
     with pytest.raises(InvalidRequestError) as info:
         registry.create("gpt-9", SETTINGS)
@@ -84,7 +92,7 @@ def test_unknown_name_lists_the_available_ones(no_plugins: None) -> None:
 
 
 def test_register_adds_a_client_and_passes_deps(no_plugins: None) -> None:
-    registry = ClientRegistry()
+    registry = ClientRegistry(BUILTINS)
     registry.register("extractive", stub_factory)
     assert registry.names() == ["extractive", "openai"]
     client = registry.create("extractive", SETTINGS, embedder="E")
@@ -93,7 +101,7 @@ def test_register_adds_a_client_and_passes_deps(no_plugins: None) -> None:
 
 
 def test_register_overrides_a_builtin(no_plugins: None) -> None:
-    registry = ClientRegistry()
+    registry = ClientRegistry(BUILTINS)
     registry.register("openai", stub_factory)
     assert isinstance(registry.create("openai", SETTINGS), StubClient)
 
@@ -110,7 +118,7 @@ def test_entry_points_are_read_once_and_loaded(monkeypatch: pytest.MonkeyPatch) 
         return fake(group=group)
 
     monkeypatch.setattr(importlib.metadata, "entry_points", counting)
-    registry = ClientRegistry()
+    registry = ClientRegistry(BUILTINS)
     assert calls == []  # lazy
     assert registry.names() == ["openai", "plugin"]
     client = registry.create("plugin", SETTINGS, x=1)
@@ -124,17 +132,50 @@ def test_broken_plugin_fails_only_when_chosen(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(
         importlib.metadata, "entry_points", _entry_points(("broken", "no_such_module_xyz:f"))
     )
-    registry = ClientRegistry()
+    registry = ClientRegistry(BUILTINS)
     assert registry.names() == ["broken", "openai"]
     with pytest.raises(LLMError, match="broken.*no_such_module_xyz"):
         registry.create("broken", SETTINGS)
 
 
-def test_explicit_factories_replace_the_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_plugins_only_the_given_factories(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(importlib.metadata, "entry_points", _entry_points(("plugin", "x:y")))
-    registry = ClientRegistry({"stub": stub_factory})
+    registry = ClientRegistry({"stub": stub_factory}, plugins=False)
     assert registry.names() == ["stub"]
     registry.register("extractive", stub_factory)
     assert registry.names() == ["extractive", "stub"]
     with pytest.raises(InvalidRequestError, match="available: extractive, stub"):
         registry.create("openai", SETTINGS)
+
+
+def test_the_shipped_builtins_build_extractive_with_the_scorer_passed_in(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(
+        importlib.metadata,
+        "entry_points",
+        _entry_points(("extractive", f"{__name__}:plugin_factory")),  # cannot shadow it
+    )
+    registry = ClientRegistry(BUILTIN_CLIENTS)
+    assert registry.names() == ["extractive", "openai"]
+    scorer = object()
+    client = registry.create("extractive", SETTINGS, scorer=scorer)
+    assert isinstance(client, ExtractiveClient) and client.name == "extractive"
+    assert client.scorer is scorer
+    with pytest.raises(TypeError, match="scorer"):
+        registry.create("extractive", SETTINGS)
+    openai = registry.create("openai", SETTINGS, scorer=scorer)  # deps it does not use
+    assert isinstance(openai, OpenAIClient)
+    openai.close()
+
+
+def test_the_llm_package_imports_nothing_from_answering() -> None:
+    for path in Path(rag.llm.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                modules = [node.module or ""]
+            elif isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            else:
+                continue
+            assert not any(m.startswith("rag.answering") for m in modules), (path.name, modules)

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from rag.api import create_app
 from rag.cli import app as cli_app
-from rag.cli import export_for_workers, share_milvus_lite
+from rag.cli.server import export_for_workers, share_milvus_lite
 from rag.config import Settings
 from rag.corpus.uploads import prepare_upload
 from rag.documents import add_documents, rebuild, remove_documents

@@ -10,7 +10,6 @@ passage vectors already in FAISS, so answering embeds nothing beyond the query.
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 
@@ -73,20 +72,10 @@ class EvidenceScorer:
     def __init__(self, retriever: Retriever) -> None:
         self.retriever = retriever
         self.bundle: IndexBundle = retriever.bundle
-        bm25 = self.bundle.lexical.bm25
-        self._vocab: dict[str, int] = bm25.vocab_dict
-        indptr = np.asarray(bm25.scores["indptr"])
-        self._df = np.diff(indptr)
-        self._n = int(bm25.scores["num_docs"])
         self._rows = {chunk.chunk_id: i for i, chunk in enumerate(self.bundle.store.chunks)}
         # The last question's vector: similarity() runs once per hit, and must not embed
         # the question again even when the retriever's cache is off or has evicted it.
         self._last_query: tuple[str, np.ndarray] | None = None
-
-    def idf(self, token: str) -> float:
-        token_id = self._vocab.get(token)
-        df = int(self._df[token_id]) if token_id is not None and token_id < len(self._df) else 0
-        return math.log(1 + (self._n - df + 0.5) / (df + 0.5))
 
     def profile(self, question: str) -> QuestionProfile:
         tokens = set(self.bundle.lexical.tokenizer.tokenize(question))
@@ -97,7 +86,7 @@ class EvidenceScorer:
         return QuestionProfile(
             text=question,
             language=language,
-            weights={t: self.idf(t) for t in tokens},
+            weights={t: self.bundle.lexical.idf(t) for t in tokens},
             wants_number=bool(_NUMBER_QUESTION.search(question)),
             wants_person=bool(_WHO_QUESTION.search(question)),
             units=tuple(dict.fromkeys(m.group(1) for m in UNIT.finditer(question))),
@@ -134,7 +123,7 @@ class EvidenceScorer:
         row = self._rows.get(hit.chunk_id)
         if row is None:
             return 0.0
-        vector = self.bundle.dense.index.reconstruct(row)
+        vector = self.bundle.dense.vector(row)
         return float(np.dot(self.query_vector(query), vector))
 
     def query_vector(self, query: str) -> np.ndarray:

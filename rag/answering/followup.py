@@ -12,8 +12,7 @@ import logging
 import re
 from typing import Protocol
 
-from rag.answering.pipeline import Answerer
-from rag.answering.prompts import question_language
+from rag.answering.prompts import PromptBook, question_language
 from rag.errors import LLMError
 from rag.llm.base import GenerationRequest, LLMClient
 from rag.schemas import ChatMessage
@@ -102,15 +101,14 @@ def rewrite(
     question: str,
     history: list[ChatMessage],
     *,
-    answerer: Answerer,
     client: LLMClient,
+    prompts: PromptBook,
     tokenizer: Tagger,
+    max_chars: int,
 ) -> str:
     """The model's standalone version of `question`; the name carry-over if it fails."""
     request = GenerationRequest(
-        question=question,
-        passages=[],
-        messages=answerer.prompts.rewrite_messages(question, history),
+        question=question, passages=[], messages=prompts.rewrite_messages(question, history)
     )
     try:
         reply = client.generate(request)
@@ -119,21 +117,33 @@ def rewrite(
         return contextualize(question, history, tokenizer)
     lines = [line.strip() for line in reply.splitlines() if line.strip()]
     text = _REWRITE_LABEL.sub("", lines[0]).strip(_QUOTES).strip() if lines else ""
-    if not text or len(text) > answerer.settings.max_question_chars:
+    if not text or len(text) > max_chars:
         return contextualize(question, history, tokenizer)
     return text
 
 
 def standalone_question(
-    answerer: Answerer, question: str, history: list[ChatMessage], llm: str | None = None
+    question: str,
+    history: list[ChatMessage],
+    *,
+    model: LLMClient | None,
+    prompts: PromptBook,
+    tokenizer: Tagger,
+    max_chars: int,
 ) -> str:
-    """`question` made self-contained for retrieval, by the means the chosen client allows."""
+    """`question` made self-contained for retrieval: rewritten by `model`, or without one
+    (the extractive answerer has none) by carrying the names over."""
     if not any(m.role == "user" and m.content.strip() for m in history):
         return question
-    tokenizer = answerer.retriever.bundle.lexical.tokenizer
-    client = answerer.client(llm)
-    if client is answerer.extractive:
+    if model is None:
         resolved = contextualize(question, history, tokenizer)
     else:
-        resolved = rewrite(question, history, answerer=answerer, client=client, tokenizer=tokenizer)
-    return resolved if len(resolved) <= answerer.settings.max_question_chars else question
+        resolved = rewrite(
+            question,
+            history,
+            client=model,
+            prompts=prompts,
+            tokenizer=tokenizer,
+            max_chars=max_chars,
+        )
+    return resolved if len(resolved) <= max_chars else question

@@ -1,7 +1,9 @@
-"""The answer pipeline: retrieve -> gate on evidence -> prompt -> LLM -> check -> Answer.
+"""The answer pipeline: follow-up -> retrieve -> gate on evidence -> prompt -> LLM -> check.
 
 `answer()` returns the whole result; `stream()` yields the same result as events
-(passages first, then answer pieces, then the checked answer) for SSE clients.
+(passages first, then answer pieces, then the checked answer) for SSE clients. With a
+`history`, a follow-up question is first made self-contained (see followup.py): the
+Answer's `question` is that standalone question.
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ from typing import Any, Literal
 from rag.answering.abstention import AbstentionPolicy, Verdict
 from rag.answering.citations import check_support, parse_citations
 from rag.answering.evidence import EvidenceScorer, is_comparative
+from rag.answering.extractive import ExtractiveClient, extractive_factory
+from rag.answering.followup import standalone_question
 from rag.answering.prompts import PromptBook
 from rag.config import Settings
 from rag.errors import LLMError
 from rag.llm.base import GenerationRequest, LLMClient
-from rag.llm.extractive import ExtractiveClient
-from rag.llm.registry import ClientRegistry
+from rag.llm.registry import ClientRegistry, Factory, openai_factory
 from rag.query import Filters, check_query
 from rag.retrieval import Retriever
 from rag.schemas import Answer, ChatMessage, Citation, Hit
@@ -33,6 +36,8 @@ _DECLINE = re.compile(
     r"无法(?:回答|确定|得知)|not (?:mention|contain|provide|say)|cannot (?:answer|determine)",
     re.IGNORECASE,
 )
+# The clients the service ships; `rag.llm_clients` plugins and `register()` add more.
+BUILTIN_CLIENTS: dict[str, Factory] = {"extractive": extractive_factory, "openai": openai_factory}
 
 
 @dataclass(frozen=True)
@@ -57,10 +62,11 @@ class Answerer:
         self.prompts = prompts or PromptBook.load(settings.prompts_dir)
         self.scorer = EvidenceScorer(retriever)
         self.policy = AbstentionPolicy(self.scorer)
+        # Picks the evidence sentences abstention judges, and answers the fallback,
+        # whichever client is chosen to answer.
         self.extractive = ExtractiveClient(self.scorer)
-        self.registry = registry or ClientRegistry()
-        self.registry.register("extractive", lambda settings, **deps: self.extractive)
-        self._clients: dict[str, LLMClient] = {"extractive": self.extractive}
+        self.registry = registry or ClientRegistry(BUILTIN_CLIENTS)
+        self._clients: dict[str, LLMClient] = {}
         self._lock = threading.Lock()
 
     # -- set-up --------------------------------------------------------------------------
@@ -69,7 +75,7 @@ class Answerer:
         name = name or self.settings.llm
         with self._lock:
             if name not in self._clients:
-                self._clients[name] = self.registry.create(name, self.settings)
+                self._clients[name] = self.registry.create(name, self.settings, scorer=self.scorer)
             return self._clients[name]
 
     def check_question(self, question: str) -> str:
@@ -98,6 +104,18 @@ class Answerer:
                 if rank < len(hits):
                     merged.setdefault(hits[rank].chunk_id, hits[rank])
         return list(merged.values())[:k]
+
+    def standalone(self, question: str, history: list[ChatMessage], client: LLMClient) -> str:
+        """A follow-up made retrievable on its own: `client` rewrites it, or, being the
+        extractive answerer (no model), the names of earlier questions are carried over."""
+        return standalone_question(
+            question,
+            history,
+            model=None if isinstance(client, ExtractiveClient) else client,
+            prompts=self.prompts,
+            tokenizer=self.retriever.bundle.lexical.tokenizer,
+            max_chars=self.settings.max_question_chars,
+        )
 
     def judge(self, question: str, hits: list[Hit]) -> Verdict:
         """Is there evidence for an answer in these passages at all?"""
@@ -183,9 +201,12 @@ class Answerer:
         streaming: bool,
     ) -> Iterator[AnswerEvent]:
         """The pipeline; `streaming` picks the client's streaming call over `generate`."""
-        started = time.perf_counter()
         question = self.check_question(question)
         client = self.client(llm)  # unknown names fail before any work
+        history = [m for m in history or [] if m.role != "system"]  # our system prompt governs
+        if history:
+            question = self.check_question(self.standalone(question, history, client))
+        started = time.perf_counter()  # timings leave the rewrite out
         hits = self.retrieve(question, k or self.settings.top_k, filters)
         timings = {"retrieve": _ms(started)}
         yield AnswerEvent("passages", hits)
@@ -212,7 +233,7 @@ class Answerer:
                 pieces.append(piece)
                 yield AnswerEvent("delta", piece)
         except LLMError as exc:
-            if self.settings.llm_fallback != "extractive" or client is self.extractive:
+            if self.settings.llm_fallback != "extractive" or isinstance(client, ExtractiveClient):
                 raise
             notes.append(f"{exc}; answered by the extractive fallback")
             used, fallback = self.extractive, True

@@ -186,3 +186,7 @@ class DenseIndex:
     def load(cls, folder: Path, params: DenseParams | None = None) -> DenseIndex:
         """Read the index; `params` override the nprobe/efSearch it was saved with."""
         return cls(faiss.read_index(str(folder / cls.FILE)), params)
+
+    def vector(self, row: int) -> np.ndarray:
+        """The stored (normalized) vector of `row`."""
+        return self.index.reconstruct(int(row))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections import Counter
 from pathlib import Path
@@ -249,6 +250,16 @@ class LexicalIndex:
         words = (folder / cls.USER_WORDS).read_text("utf-8").split("\n")
         bm25 = bm25s.BM25.load(str(folder / cls.FOLDER), show_progress=False, verbosity=0)
         return cls(bm25, Tokenizer([w for w in words if w]))
+
+    def idf(self, token: str) -> float:
+        """BM25's IDF of `token` over the rows (a token the index does not know is in none)."""
+        indptr = self.bm25.scores["indptr"]
+        token_id = self.bm25.vocab_dict.get(token)
+        df = 0
+        if token_id is not None and token_id + 1 < len(indptr):
+            df = int(indptr[token_id + 1] - indptr[token_id])
+        n = int(self.bm25.scores["num_docs"])
+        return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
 
 def top_rows(scores: np.ndarray, candidates: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:

@@ -1,7 +1,10 @@
 """Choosing an LLM client by name: built-ins, `rag.llm_clients` entry points, registrations.
 
 A factory is `(settings, **deps) -> LLMClient`; `deps` carries what some clients need
-besides settings (e.g. an embedder), and factories ignore what they do not use.
+besides settings (the extractive answerer needs the index's evidence scorer), and factories
+ignore what they do not use. The built-ins are the caller's: this package knows no client
+but the OpenAI-compatible one, and the answering package passes both it and the extractive
+answerer (see `rag.answering.pipeline.BUILTIN_CLIENTS`).
 Precedence, lowest first: entry points, built-ins, `register()` (an installed plugin cannot
 silently replace a built-in, but code that registers on purpose can).
 """
@@ -9,7 +12,7 @@ silently replace a built-in, but code that registers on purpose can).
 from __future__ import annotations
 
 import importlib.metadata
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from rag.config import Settings
@@ -34,31 +37,28 @@ def openai_factory(settings: Settings, **deps: Any) -> LLMClient:
     )
 
 
-BUILTIN: dict[str, Factory] = {"openai": openai_factory}
-
-
 def entry_point_factories() -> dict[str, importlib.metadata.EntryPoint]:
     """Installed plugins by name, not yet imported (a broken one fails only when chosen)."""
     return {ep.name: ep for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
 
 
 class ClientRegistry:
-    """Names to factories. Pass `factories` to use exactly those (no built-ins, no plugins)."""
+    """Names to factories: the caller's `builtins`, plus plugins unless `plugins=False`."""
 
-    def __init__(self, factories: dict[str, Callable[..., LLMClient]] | None = None) -> None:
-        self._explicit = factories is not None
-        self._factories: dict[str, Factory] = dict(factories or {})
+    def __init__(self, builtins: Mapping[str, Factory], *, plugins: bool = True) -> None:
+        self._builtins: dict[str, Factory] = dict(builtins)
+        self._use_plugins = plugins
         self._plugins: dict[str, importlib.metadata.EntryPoint] | None = None
         self._registered: dict[str, Factory] = {}
 
-    def register(self, name: str, factory: Callable[..., LLMClient]) -> None:
+    def register(self, name: str, factory: Factory) -> None:
         self._registered[name] = factory
 
     def names(self) -> list[str]:
-        return sorted(set(self._plugin_entries()) | set(self._base()) | set(self._registered))
+        return sorted(set(self._plugin_entries()) | set(self._builtins) | set(self._registered))
 
     def create(self, name: str, settings: Settings, **deps: Any) -> LLMClient:
-        factory = self._registered.get(name) or self._base().get(name)
+        factory = self._registered.get(name) or self._builtins.get(name)
         if factory is None:
             entry = self._plugin_entries().get(name)
             if entry is None:
@@ -68,12 +68,9 @@ class ClientRegistry:
             self._registered.setdefault(name, factory)  # import a plugin once
         return factory(settings, **deps)
 
-    def _base(self) -> dict[str, Factory]:
-        return self._factories if self._explicit else BUILTIN
-
     def _plugin_entries(self) -> dict[str, importlib.metadata.EntryPoint]:
         """Entry points, read on first use and then kept (scanning installs is slow)."""
-        if self._explicit:
+        if not self._use_plugins:
             return {}
         if self._plugins is None:
             self._plugins = entry_point_factories()

@@ -10,7 +10,6 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import State
 
-from rag.answering.followup import standalone_question
 from rag.answering.pipeline import AnswerEvent
 from rag.api.deps import ServicesDep
 from rag.api.schemas import AskRequest
@@ -42,19 +41,15 @@ async def ask(
 ) -> Answer | StreamingResponse:
     answerer = services.answerer
     question = answerer.check_question(body.question)  # a bad question is a 4xx, never a stream
-    # The service's own system prompt keeps answers grounded: callers cannot replace it.
-    history = [m for m in body.history or [] if m.role != "system"]
-    if history:
-        question = await run_in_threadpool(
-            standalone_question, answerer, question, history, body.llm
-        )
-    options = {"k": body.k, "llm": body.llm, "history": history, "filters": body.filters}
+    # The answerer makes a follow-up self-contained and drops the callers' system turns.
+    options = {"k": body.k, "llm": body.llm, "history": body.history, "filters": body.filters}
     if not body.stream:
         answer = await run_in_threadpool(answerer.answer, question, **options)
         request.state.timings_ms = answer.timings_ms
         return answer
     events = answerer.stream(question, **options)
-    # Retrieval runs before the first event: its errors (unknown llm...) still get a status.
+    # The follow-up rewrite and retrieval run before the first event: their errors (unknown
+    # llm...) still get a status.
     first = await run_in_threadpool(next, events, None)
     rest = chain([first], events) if first is not None else events
     return StreamingResponse(

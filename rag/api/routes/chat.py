@@ -18,7 +18,6 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import State
 
-from rag.answering.followup import standalone_question
 from rag.answering.pipeline import AnswerEvent
 from rag.api.deps import ServicesDep
 from rag.api.schemas import (
@@ -57,10 +56,9 @@ async def chat_completions(
     if not messages or messages[-1].role != "user":
         raise InvalidRequestError("the last message must be the user's question")
     question = answerer.check_question(messages[-1].content)
-    history = [m for m in messages[:-1] if m.role != "system"]  # our system prompt governs
+    history = messages[:-1]  # the answerer resolves a follow-up and drops system turns
     llm = body.model if body.model in answerer.registry.names() else None
     model = body.model or answerer.client(llm).name
-    question = await run_in_threadpool(standalone_question, answerer, question, history, llm)
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
 
@@ -78,7 +76,8 @@ async def chat_completions(
         )
 
     events = answerer.stream(question, llm=llm, history=history)
-    first = await run_in_threadpool(next, events, None)  # errors before any output get a status
+    # The follow-up rewrite and retrieval run here: errors before any output get a status.
+    first = await run_in_threadpool(next, events, None)
     rest = chain([first], events) if first is not None else events
     template = ChatCompletionChunk(id=completion_id, created=created, model=model, choices=[])
     return StreamingResponse(

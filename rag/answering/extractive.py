@@ -9,9 +9,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from rag.answering.evidence import EvidenceScorer, QuestionProfile, is_comparative
 from rag.chunking import sentence_spans
+from rag.config import Settings
 from rag.llm.base import GenerationRequest
 from rag.schemas import Hit
 
@@ -129,3 +131,10 @@ class ExtractiveClient:
     def stream(self, request: GenerationRequest) -> Iterator[str]:
         for candidate in self.select(request.question, request.passages):
             yield f"{candidate.text}[{candidate.n}]"
+
+
+def extractive_factory(
+    settings: Settings, *, scorer: EvidenceScorer, **deps: Any
+) -> ExtractiveClient:
+    """The registry's "extractive": it needs the index's evidence scorer, not settings."""
+    return ExtractiveClient(scorer)
