@@ -26,11 +26,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rag.benchmark import (  # noqa: E402 - after the path set-up
-    latency_stats,
+from evals.bench_scale import (  # noqa: E402 - after the path set-up
     prepare_scale_inputs,
     synthetic_vectors,
 )
+from evals.harness import latency_stats  # noqa: E402
 from rag.config import Settings  # noqa: E402
 from rag.evaluation import evaluate_retrieval, load_questions, summarize_retrieval  # noqa: E402
 from rag.index import build_index, load_index  # noqa: E402
@@ -221,7 +221,7 @@ def main() -> None:
 
         if not size:
             raise SystemExit(_write(result))
-        # 4. Search latency at scale: synthetic chunks made from the seed (rag/benchmark.py).
+        # 4. Search latency at scale: synthetic chunks made from the seed (evals/bench_scale.py).
         inputs = prepare_scale_inputs(faiss_services, texts, query_count=200)
         rng = np.random.default_rng(0)
         sources = rng.integers(0, len(inputs.seed_vectors), size)
