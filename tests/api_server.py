@@ -20,6 +20,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
+from evals.harness import free_port
 from rag.api import create_app
 from rag.services import Services
 
@@ -65,10 +66,7 @@ def start_server(services: Services, **changes: Any) -> Iterator[str]:
 
 def closed_port_url() -> str:
     """An OpenAI-style base URL where nothing listens (connections are refused)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}/v1"
+    return f"http://127.0.0.1:{free_port()}/v1"
 
 
 @pytest.fixture(name="api_url", scope="session")
