@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     search_mode: SearchMode = "hybrid"
     fusion_candidates: int = Field(default=50, ge=1)
     rrf_k: int = Field(default=60, ge=1)
-    # Dense index by size (rag/index/dense.py, measured in `rag bench`): "auto" is exact
+    # Dense index by size (rag/index/dense.py, measured by `make bench`): "auto" is exact
     # (flat) below `dense_threshold` chunks and IVF at or above; "flat", "ivf" or "hnsw"
     # force one. nprobe/efSearch apply when the index is loaded: no rebuild needed.
     dense_index: Literal["auto", "flat", "ivf", "hnsw"] = "auto"
