@@ -14,7 +14,7 @@ import pytest
 from rag.answering.prompts import PromptBook
 from rag.services import Services
 from tests.api_server import start_server
-from tests.fake_llm import FakeLLM, echo, fake_llm_fixture, reply  # noqa: F401
+from tests.fake_llm import FakeLLM, echo, reply
 from tests.test_api_updates import ask, live_server
 
 HOSTILE_TITLE = "青山县推行村务公开新举措"
