@@ -26,20 +26,23 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rag.benchmark import (  # noqa: E402 - after the path set-up
-    latency_stats,
+from evals.bench_scale import (  # noqa: E402 - after the path set-up
     prepare_scale_inputs,
     synthetic_vectors,
 )
+from evals.harness import latency_stats  # noqa: E402
 from rag.config import Settings  # noqa: E402
+from rag.documents import rebuild  # noqa: E402
 from rag.evaluation import evaluate_retrieval, load_questions, summarize_retrieval  # noqa: E402
-from rag.index import build_index, load_index  # noqa: E402
+from rag.index import IndexConfig, load_index  # noqa: E402
 from rag.index.builder import passage_text  # noqa: E402
 from rag.index.dense import DenseIndex, DenseParams  # noqa: E402
 from rag.index.lexical import STOPWORDS  # noqa: E402
-from rag.index.milvus_store import MilvusStore  # noqa: E402
-from rag.index.vector_store import FaissStore, VectorStore  # noqa: E402
-from rag.retrieval import Filters, Retriever  # noqa: E402
+from rag.index.stores.base import VectorStore  # noqa: E402
+from rag.index.stores.faiss_store import FaissStore  # noqa: E402
+from rag.index.stores.milvus_store import MilvusStore  # noqa: E402
+from rag.query import Filters  # noqa: E402
+from rag.retrieval import Retriever  # noqa: E402
 from rag.schemas import Chunk  # noqa: E402
 from rag.services import Services  # noqa: E402
 
@@ -156,9 +159,11 @@ def main() -> None:
             update={"index_dir": work / "index", "store": "milvus", "milvus_uri": lite}
         )
         started = time.perf_counter()
-        build_index(milvus_settings, faiss_services.embedder)
+        rebuild(milvus_settings, faiss_services.embedder)
         result["milvus_seed_build_s"] = round(time.perf_counter() - started, 2)
-        milvus_bundle = load_index(milvus_settings.index_dir, milvus_settings)
+        milvus_bundle = load_index(
+            milvus_settings.index_dir, IndexConfig.from_settings(milvus_settings).stores
+        )
         milvus_services = Services.from_parts(
             milvus_settings, faiss_services.embedder, milvus_bundle
         )
@@ -221,7 +226,7 @@ def main() -> None:
 
         if not size:
             raise SystemExit(_write(result))
-        # 4. Search latency at scale: synthetic chunks made from the seed (rag/benchmark.py).
+        # 4. Search latency at scale: synthetic chunks made from the seed (evals/bench_scale.py).
         inputs = prepare_scale_inputs(faiss_services, texts, query_count=200)
         rng = np.random.default_rng(0)
         sources = rng.integers(0, len(inputs.seed_vectors), size)

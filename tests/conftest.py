@@ -1,12 +1,15 @@
-"""Session fixtures: the real embedder and a real index of the seed corpus, built once."""
+"""Shared fixtures: the real embedder and a real index of the seed corpus, built once per
+session; the session API server; a fake OpenAI-compatible LLM server per test."""
 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from rag.api import create_app
 from rag.config import Settings
 from rag.corpus import read_corpus
 from rag.documents import rebuild
@@ -14,6 +17,8 @@ from rag.embedding import build_embedder
 from rag.embedding.base import Embedder
 from rag.index import IndexBundle, load_index
 from rag.services import Services
+from tests.api_server import serve
+from tests.fake_llm import FakeLLM
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
@@ -55,3 +60,21 @@ def index_copy(base_settings: Settings, seed_bundle: IndexBundle, tmp_path: Path
     return base_settings.model_copy(
         update={"index_dir": tmp_path / "index", "source_dir": tmp_path / "seeds"}
     )
+
+
+@pytest.fixture(scope="session")
+def api_url(services: Services) -> Iterator[str]:
+    """The session API server (default settings, extractive answers)."""
+    with serve(create_app(services.settings, services=services)) as url:
+        yield url
+
+
+@pytest.fixture()
+def fake_llm() -> Iterator[FakeLLM]:
+    """A running FakeLLM, stopped after the test."""
+    server = FakeLLM()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

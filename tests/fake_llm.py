@@ -1,9 +1,8 @@
 """A scriptable fake OpenAI-compatible server on 127.0.0.1, for testing LLM clients.
 
 Each request consumes the next behaviour of the script; the last one repeats. With no
-script the server echoes the last user message. Use it through the `fake_llm` fixture:
-
-    from tests.fake_llm import fake_llm_fixture  # noqa: F401  (or: import fake_llm)
+script the server echoes the last user message. Use it through the `fake_llm` fixture
+(tests/conftest.py):
 
     def test_x(fake_llm):
         fake_llm.script(error(500), reply("ok"))
@@ -17,13 +16,11 @@ import json
 import os
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 Behaviour = Callable[["_Handler", dict[str, Any]], None]
 
@@ -311,18 +308,3 @@ class FakeLLM:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
-
-
-@pytest.fixture(name="fake_llm")
-def fake_llm_fixture() -> Iterator[FakeLLM]:
-    """A running FakeLLM, stopped after the test."""
-    server = FakeLLM()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-# Either import works; `fake_llm_fixture` avoids ruff's F811 on test parameters.
-fake_llm = fake_llm_fixture

@@ -17,7 +17,6 @@ from tests.conftest import QUESTIONS
 from tests.fake_llm import (
     FakeLLM,
     error,
-    fake_llm_fixture,  # noqa: F401  (the fake_llm fixture)
     reply,
     slow,
     sse,

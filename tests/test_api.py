@@ -18,15 +18,10 @@ from rag.answering.followup import contextualize
 from rag.api import create_app
 from rag.schemas import ChatMessage, SearchResult
 from rag.services import Services
-from tests.api_server import (
-    api_url_fixture,  # noqa: F401  (the api_url fixture)
-    closed_port_url,
-    start_server,
-)
+from tests.api_server import closed_port_url, start_server
 from tests.fake_llm import (
     FakeLLM,
     error,
-    fake_llm_fixture,  # noqa: F401  (the fake_llm fixture)
     reply,
     slow,
     sse,

@@ -23,6 +23,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
+from evals.crash_harness import FILES
 from rag.api import create_app
 from rag.config import Settings
 from rag.documents import rebuild
@@ -30,7 +31,6 @@ from rag.index import load_index
 from rag.services import Services
 from tests.api_server import start_server
 from tests.conftest import SEEDS
-from tests.crash_harness import FILES
 
 EXAMPLES = 12
 

@@ -18,10 +18,7 @@ from rag.cli import app as cli_app
 from rag.index import load_index
 from rag.index.generations import current_generation
 from rag.services import Services
-from tests.api_server import (
-    api_url_fixture,  # noqa: F401  (the api_url fixture)
-    start_server,
-)
+from tests.api_server import start_server
 from tests.test_updates import (
     CLINIC_FILE,
     CLINIC_METADATA,

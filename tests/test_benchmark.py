@@ -8,16 +8,11 @@ from dataclasses import replace
 import bm25s
 import numpy as np
 
-from rag.benchmark import (
-    QUICK,
-    format_report,
-    latency_stats,
-    measure_scale,
-    numpy_bm25,
-    prepare_scale_inputs,
-    recommend_dense,
-    synthetic_token_ids,
-)
+from evals.bench import format_report
+from evals.bench_dense import recommend_dense
+from evals.bench_plan import QUICK
+from evals.bench_scale import measure_scale, numpy_bm25, prepare_scale_inputs, synthetic_token_ids
+from evals.harness import latency_stats
 from rag.evaluation import load_questions
 from rag.services import Services
 from tests.conftest import QUESTIONS

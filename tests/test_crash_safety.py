@@ -1,7 +1,7 @@
 """Crash safety: kill -9 during `rag ingest`, `rag add`, `rag remove` loses nothing.
 
 The long run (24 trials) is `python evals/crash.py`; this test runs a shorter one with the
-same checks (tests/crash_harness.py), plus the two weak spots it found, made deterministic.
+same checks (evals/crash_harness.py), plus the two weak spots it found, made deterministic.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from evals.crash_harness import OPERATIONS, CrashBench, run_trials
 from rag.config import Settings
 from rag.documents import rebuild
 from rag.index import load_index
 from rag.index.generations import POINTER, current_generation, prune, write_lock
-from tests.crash_harness import OPERATIONS, CrashBench, run_trials
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,6 @@ from tests.fake_llm import (
     disconnect,
     endless,
     error,
-    fake_llm_fixture,  # noqa: F401
     slow_first_token,
     sse,
 )

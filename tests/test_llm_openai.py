@@ -15,7 +15,6 @@ from rag.schemas import ChatMessage
 from tests.fake_llm import (
     FakeLLM,
     error,
-    fake_llm_fixture,  # noqa: F401  (the fake_llm fixture)
     malformed_sse,
     raw,
     reply,

@@ -13,9 +13,10 @@ import gc
 
 import pytest
 
+from evals.harness import rss_mb
+from evals.load_harness import run_load
 from rag.services import Services
 from tests.api_server import start_server
-from tests.load_harness import rss_mb, run_load
 from tests.test_api_updates import live_server
 
 

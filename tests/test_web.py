@@ -16,11 +16,7 @@ import httpx
 import pytest
 
 from rag.services import Services
-from tests.api_server import (
-    api_url_fixture,  # noqa: F401  (the api_url fixture)
-    closed_port_url,
-    start_server,
-)
+from tests.api_server import closed_port_url, start_server
 
 try:
     from playwright.sync_api import Browser, Page, expect, sync_playwright

@@ -1,4 +1,4 @@
-"""Prompt templates from `prompts/`, rendered into chat messages.
+"""Prompt templates from `prompts/` (packaged as `rag/prompts`), rendered into chat messages.
 
 Passages are numbered and fenced (<<< >>>) after the system instructions, so text inside
 an article is always quoted material, never an instruction.
@@ -8,13 +8,20 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 
 from rag.errors import RagError
 from rag.schemas import ChatMessage, Hit
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _LATIN = re.compile(r"[A-Za-z]")
+
+
+def default_prompts_dir() -> Traversable:
+    """The prompts installed with the package. `rag/prompts` links to the top-level
+    `prompts/` (the one place to edit them), and a wheel carries a copy of the files."""
+    return files("rag") / "prompts"
 
 
 def question_language(text: str) -> str:
@@ -31,12 +38,15 @@ class PromptBook:
     refusal: dict[str, str]
 
     @classmethod
-    def load(cls, folder: Path) -> PromptBook:
+    def load(cls, folder: Traversable | None = None) -> PromptBook:
+        """The prompts in `folder` (RAG_PROMPTS_DIR), or the packaged ones when it is None."""
+        where = default_prompts_dir() if folder is None else folder
+
         def read(name: str) -> str:
             try:
-                return (folder / name).read_text("utf-8").strip()
+                return (where / name).read_text("utf-8").strip()
             except OSError as exc:
-                raise RagError(f"prompt file missing: {folder / name}") from exc
+                raise RagError(f"prompt file missing: {where / name}") from exc
 
         return cls(
             system=read("system.md"),

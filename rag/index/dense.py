@@ -1,6 +1,6 @@
 """Dense vectors in FAISS: inner product on normalized vectors, index type chosen by size.
 
-Measured on this 2-core machine with `rag bench` (384-d, one thread, top-10 vs exact):
+Measured on this 2-core machine with `make bench` (384-d, one thread, top-10 vs exact):
 exact search costs ~0.8 ms at 10^4 vectors and grows linearly (~8 ms at 10^5, ~80 ms at
 10^6); IVF (1024 k-means cells, 16 probed) stays near 2 ms at 10^6 with recall@10 ~0.99
 and builds in ~20 s; HNSW reaches only 0.85 recall at 10^6 within 10 ms and takes 8 min

@@ -148,12 +148,3 @@ def run_load(
     url: str, seconds: float, clients: int = 32, add_every: float = 3.0, seed: int = 0
 ) -> LoadReport:
     return asyncio.run(_run(url, seconds, clients, add_every, seed))
-
-
-def rss_mb(pid: int | str = "self") -> float:
-    """Resident memory of a process, in MB (Linux /proc)."""
-    with open(f"/proc/{pid}/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
