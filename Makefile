@@ -37,8 +37,8 @@ bench: install
 	$(BIN)/python evals/bench.py
 
 lint: install
-	$(BIN)/ruff check rag tests
-	$(BIN)/ruff format --check rag tests
+	$(BIN)/ruff check rag tests evals
+	$(BIN)/ruff format --check rag tests evals
 
 clean-index:
 	rm -rf index/gen-* index/.tmp-* index/CURRENT

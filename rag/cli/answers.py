@@ -11,6 +11,7 @@ from rag.cli.common import (
     IndexOpt,
     JsonOpt,
     KOpt,
+    LlmOpt,
     ModeOpt,
     PlaceOpt,
     SinceOpt,
@@ -66,9 +67,7 @@ def search(
 def ask(
     question: Annotated[str, typer.Argument(help="The question, in Chinese or English.")],
     k: KOpt = 5,
-    llm: Annotated[
-        str | None, typer.Option("--llm", help="LLM client: extractive (default), openai, ...")
-    ] = None,
+    llm: LlmOpt = None,
     source: SourcesOpt = None,
     place: PlaceOpt = None,
     since: SinceOpt = None,
@@ -108,9 +107,7 @@ def print_answer(answer: Answer) -> None:
 @app.command()
 def chat(
     k: KOpt = 5,
-    llm: Annotated[
-        str | None, typer.Option("--llm", help="LLM client: extractive (default), openai, ...")
-    ] = None,
+    llm: LlmOpt = None,
     source: SourcesOpt = None,
     place: PlaceOpt = None,
     since: SinceOpt = None,

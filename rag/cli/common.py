@@ -38,6 +38,9 @@ IndexOpt = Annotated[Path | None, typer.Option("--index", help="Index folder.")]
 KOpt = Annotated[int, typer.Option("--k", min=1, max=50, help="Passages to return.")]
 ModeOpt = Annotated[str, typer.Option("--mode", help="hybrid, dense or bm25.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+LlmOpt = Annotated[
+    str | None, typer.Option("--llm", help="LLM client: extractive (default), openai, ...")
+]
 SourcesOpt = Annotated[
     list[str] | None, typer.Option("--source", help="Only this source file (repeatable).")
 ]
