@@ -25,7 +25,9 @@ from rag.schemas import Document, Hit
 if TYPE_CHECKING:
     from rag.answering.pipeline import Answerer
 
-QuestionType = Literal["fact", "number", "entity", "why_how", "multi", "unanswerable"]
+QuestionType = Literal["fact", "number", "entity", "why_how", "multipart", "multi", "unanswerable"]
+Split = Literal["dev", "test"]
+SPLITS: tuple[str, ...] = ("dev", "test", "all")
 READ_BUDGET_CHARS = 500
 _SPACE = re.compile(r"\s+")
 
@@ -38,10 +40,23 @@ class Question(BaseModel):
     evidence: list[str] = Field(default_factory=list)
     answer: str = ""
     key_facts: list[str] = Field(default_factory=list)
+    lang: Literal["zh", "en"] = "zh"
+    # Tuning and calibration read `dev` only; `test` is what the figures report.
+    split: Split = "dev"
+    # "seed": written from the articles' own wording (and tuned on, so dev only);
+    # "reader": written as a reader asks, in their own words.
+    origin: Literal["seed", "reader"] = "seed"
 
     @property
     def answerable(self) -> bool:
         return self.type != "unanswerable"
+
+
+def select_split(questions: list[Question], split: str) -> list[Question]:
+    """The questions of one split (`dev`, `test`), or all of them."""
+    if split not in SPLITS:
+        raise RagError(f"unknown split '{split}': use {', '.join(SPLITS)}")
+    return questions if split == "all" else [q for q in questions if q.split == split]
 
 
 def load_questions(path: Path) -> list[Question]:

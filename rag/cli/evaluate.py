@@ -35,6 +35,9 @@ def evaluate(
         bool, typer.Option("--answers/--no-answers", help="Also answer and score answers.")
     ] = True,
     llm: Annotated[str | None, typer.Option("--llm", help="LLM client for answers.")] = None,
+    split: Annotated[
+        str, typer.Option("--split", help="dev (tuned on), test (reported) or all.")
+    ] = "all",
     as_json: JsonOpt = False,
 ) -> None:
     """Run a question set: retrieval metrics, then answer metrics, per question type."""
@@ -42,6 +45,7 @@ def evaluate(
         evaluate_answers,
         evaluate_retrieval,
         load_questions,
+        select_split,
         summarize_answers,
         summarize_retrieval,
         write_results,
@@ -49,7 +53,7 @@ def evaluate(
     from rag.services import Services
 
     search_mode = check_mode(mode, "--mode")
-    qs = load_questions(questions)
+    qs = select_split(load_questions(questions), split)
     services = Services.start(settings_from(index=index))
     started = time.perf_counter()
     records = evaluate_retrieval(services.retriever, qs, search_mode)
@@ -58,6 +62,7 @@ def evaluate(
     answer_summary = summarize_answers(answer_records) if answer_records else {}
     payload = {
         "questions": str(questions),
+        "split": split,
         "mode": search_mode,
         "k": k,
         "index": services.bundle.manifest.model_dump(),
@@ -67,7 +72,7 @@ def evaluate(
         "records": [r.model_dump() for r in records],
         "answer_records": [r.model_dump() for r in answer_records],
     }
-    path = write_results(results, f"eval-{search_mode}", payload)
+    path = write_results(results, f"eval-{split}-{search_mode}", payload)
     if as_json:
         typer.echo(
             json.dumps(
@@ -77,10 +82,13 @@ def evaluate(
             )
         )
         return
-    print_table(f"retrieval ({search_mode}, {len(records)} answerable questions)", summary)
+    title = f"{split} split, {search_mode}, {len(records)} answerable questions"
+    print_table(f"retrieval ({title})", summary)
     if answer_summary:
         used = llm or services.settings.llm
-        print_table(f"answers ({used}, {len(answer_records)} questions)", answer_summary)
+        print_table(
+            f"answers ({used}, {split} split, {len(answer_records)} questions)", answer_summary
+        )
     typer.echo(f"full results: {path}")
 
 
