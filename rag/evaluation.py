@@ -52,11 +52,13 @@ class Question(BaseModel):
         return self.type != "unanswerable"
 
 
-def select_split(questions: list[Question], split: str) -> list[Question]:
-    """The questions of one split (`dev`, `test`), or all of them."""
+def select_split(questions: list[Question], split: str, origin: str = "all") -> list[Question]:
+    """The questions of one split (`dev`, `test`) and origin (`seed`, `reader`), or all."""
     if split not in SPLITS:
         raise RagError(f"unknown split '{split}': use {', '.join(SPLITS)}")
-    return questions if split == "all" else [q for q in questions if q.split == split]
+    if origin not in ("seed", "reader", "all"):
+        raise RagError(f"unknown origin '{origin}': use seed, reader or all")
+    return [q for q in questions if split in ("all", q.split) and origin in ("all", q.origin)]
 
 
 def load_questions(path: Path) -> list[Question]:

@@ -78,6 +78,10 @@ class Answer(BaseModel):
     question: str
     answer: str
     answerable: bool
+    confidence: float | None = Field(
+        default=None,
+        description="the abstention model's probability that the passages answer the question",
+    )
     citations: list[Citation] = Field(default_factory=list)
     unsupported_sentences: list[str] = Field(default_factory=list)
     llm: str

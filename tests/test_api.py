@@ -36,7 +36,7 @@ FACTS = {
     "浏阳市中医院派到文家市镇大成村的第一书记是谁?": "陶佑朋",
 }
 QUESTION = "湖南工程学院和多少家企业建立了产学研合作关系?"
-UNANSWERABLE = "桂阳县2019年的GDP是多少?"
+UNANSWERABLE = "北塔区区委书记肖平的出生年份是哪一年?"
 FIRST = "涪口区有多少名党员干部参与包片包干?"
 FOLLOW_UP = "那新建了多少个村部?"
 API_KEY = "s3cret-test-key"

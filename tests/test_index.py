@@ -206,3 +206,21 @@ def test_bm25_prefilter_returns_what_full_scoring_ranks(seed_bundle, n):
         expected = kept[np.lexsort((kept, -scores[kept]))][:n]
         assert lexical.search(question, n, allowed)[1].tolist() == expected.tolist()
     assert floors > len(questions) // 2  # the floor did prune for most questions
+
+
+def test_sentence_vectors_are_stored_and_reused_by_a_rebuild(index_copy, embedder):
+    bundle = load_index(index_copy.index_dir)
+    sentences = bundle.sentences
+    assert len(sentences) == bundle.manifest.sentences > len(bundle.store)
+    documents = {d.doc_id: d for d in bundle.store.documents}
+    for doc_id, start, end in sentences.keys[:50]:
+        text = documents[doc_id].text[start:end]
+        assert text.strip() == text and len(text) >= 6
+        vector = sentences.vector(doc_id, start)
+        assert abs(float(np.linalg.norm(vector)) - 1.0) < 1e-3
+    (index_copy.source_dir / "005_new.md").write_text(
+        "# 某县新闻\n\n某县今年新建便民服务中心12个,群众办事更方便。\n", "utf-8"
+    )
+    report = rebuild(index_copy, embedder)
+    assert report.sentences_embedded == 1  # only the new article's sentence
+    assert report.manifest.sentences == bundle.manifest.sentences + 1

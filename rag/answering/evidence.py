@@ -92,6 +92,11 @@ class EvidenceScorer:
             units=tuple(dict.fromkeys(m.group(1) for m in UNIT.finditer(question))),
         )
 
+    def known_word(self, token: str) -> bool:
+        """Whether any passage uses `token`: words the corpus never uses are what
+        unanswerable near-misses ask about ("GDP", "出生")."""
+        return self.bundle.lexical.document_frequency(token) > 0
+
     def places(self, question: str) -> list[str]:
         """Place and organisation names in the question, in order ("涪口区", "浏阳")."""
         names = []
@@ -125,6 +130,11 @@ class EvidenceScorer:
             return 0.0
         vector = self.bundle.dense.vector(row)
         return float(np.dot(self.query_vector(query), vector))
+
+    def sentence_similarity(self, query: str, doc_id: str, start: int) -> float:
+        """Cosine between the query and one sentence's stored vector (0 if not stored)."""
+        vector = self.bundle.sentences.vector(doc_id, start)
+        return 0.0 if vector is None else float(np.dot(self.query_vector(query), vector))
 
     def query_vector(self, query: str) -> np.ndarray:
         """The query's embedding, computed at most once for consecutive calls."""

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from rag.answering.evidence import EvidenceScorer, QuestionProfile, is_comparative
-from rag.chunking import sentence_spans
+from rag.answering.evidence import EvidenceScorer, is_comparative
 from rag.config import Settings
+from rag.index.sentences import chunk_sentences
 from rag.llm.base import GenerationRequest
 from rag.schemas import Hit
 
@@ -44,10 +44,51 @@ def _same(a: Candidate, b: Candidate) -> bool:
     return (a.doc_id, a.start) == (b.doc_id, b.start) or _near_duplicate(a.text, b.text)
 
 
+@dataclass(frozen=True)
+class SentenceFeatures:
+    """What a sentence's score is made of (also the abstention model's raw material)."""
+
+    n: int  # passage number, 1-based
+    doc_id: str
+    start: int
+    text: str
+    coverage: float  # share of the question's IDF mass in the sentence
+    context: float  # ... in its article title and section
+    passage_similarity: float  # question vs the passage's vector
+    sentence_similarity: float  # question vs the sentence's own vector
+    answer_type: float  # a number, a unit, a role where the question asks for one
+    english: bool
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Chosen on the dev split (evals/questions.jsonl) with `python evals/tune_extractive.py`."""
+
+    coverage: float = 0.5
+    context: float = 0.25  # title/section words count for part of what the sentence lacks
+    english_lexical: float = 0.35  # English words rarely occur in Chinese text
+    passage_similarity: float = 1.0
+    sentence_similarity: float = 3.0
+    answer_type: float = 1.0
+    rank: float = 0.1  # a prior of rank / n
+
+    def score(self, f: SentenceFeatures) -> float:
+        lexical = f.coverage + self.context * max(f.context - f.coverage, 0.0)
+        if f.english:
+            lexical *= self.english_lexical
+        return (
+            self.coverage * lexical
+            + self.passage_similarity * f.passage_similarity
+            + self.sentence_similarity * f.sentence_similarity
+            + self.answer_type * f.answer_type
+            + self.rank / f.n
+        )
+
+
 class ExtractiveClient:
-    """Scores each passage sentence: lexical coverage of the question (IDF-weighted),
-    the passage's semantic similarity, its retrieval rank, and whether the sentence
-    holds the kind of answer asked for (a number, a person)."""
+    """Scores each passage sentence: lexical coverage of the question (IDF-weighted), the
+    semantic similarity of the passage and of the sentence itself, the passage's rank, and
+    whether the sentence holds the kind of answer asked for (a number, a person)."""
 
     name = "extractive"
 
@@ -55,35 +96,53 @@ class ExtractiveClient:
         self,
         scorer: EvidenceScorer,
         *,
+        weights: Weights | None = None,
         max_sentences: int = 4,
-        relative_cutoff: float = 0.75,
-        min_sentence_chars: int = 6,
+        margin: float = 0.3,
     ) -> None:
         self.scorer = scorer
+        self.weights = weights or Weights()
         self.max_sentences = max_sentences
-        self.relative_cutoff = relative_cutoff
-        self.min_sentence_chars = min_sentence_chars
+        # Sentences within `margin` of the best one are quoted too (chosen on dev for
+        # answers of about three sentences: more would carry more facts, and more noise).
+        self.margin = margin
+
+    def features(self, question: str, passages: list[Hit]) -> list[SentenceFeatures]:
+        profile = self.scorer.profile(question)
+        english = profile.language == "en"
+        found = []
+        for n, hit in enumerate(passages, start=1):
+            passage_similarity = self.scorer.similarity(question, hit)
+            context = self.scorer.coverage(profile, f"{hit.title} {hit.section}")
+            for start, end in chunk_sentences(hit):
+                text = hit.text[start - hit.start : end - hit.start]
+                found.append(
+                    SentenceFeatures(
+                        n=n,
+                        doc_id=hit.doc_id,
+                        start=start,
+                        text=text,
+                        coverage=self.scorer.coverage(profile, text),
+                        context=context,
+                        passage_similarity=passage_similarity,
+                        sentence_similarity=self.scorer.sentence_similarity(
+                            question, hit.doc_id, start
+                        ),
+                        answer_type=self.scorer.answer_type_bonus(profile, text),
+                        english=english,
+                    )
+                )
+        return found
+
+    def rank(self, sentences: list[SentenceFeatures]) -> list[Candidate]:
+        """The sentences as candidates, best first."""
+        scored = [
+            Candidate(f.n, f.doc_id, f.start, f.text, self.weights.score(f)) for f in sentences
+        ]
+        return sorted(scored, key=lambda c: -c.score)
 
     def candidates(self, question: str, passages: list[Hit]) -> list[Candidate]:
-        profile = self.scorer.profile(question)
-        found: list[Candidate] = []
-        for n, hit in enumerate(passages, start=1):
-            similarity = self.scorer.similarity(question, hit)
-            rank_prior = 0.1 / n
-            for start, end in sentence_spans(hit.text, 0, len(hit.text)):
-                text = hit.text[start:end]
-                if len(text) < self.min_sentence_chars:
-                    continue
-                score = self._score(profile, text, hit, similarity) + rank_prior
-                found.append(Candidate(n, hit.doc_id, hit.start + start, text, score))
-        return sorted(found, key=lambda c: -c.score)
-
-    def _score(self, profile: QuestionProfile, text: str, hit: Hit, similarity: float) -> float:
-        context = self.scorer.coverage(profile, f"{hit.title} {hit.section}")
-        own = self.scorer.coverage(profile, text)
-        lexical = own + 0.25 * max(context - own, 0.0)
-        weight = 0.35 if profile.language == "en" else 1.0
-        return weight * lexical + similarity + self.scorer.answer_type_bonus(profile, text)
+        return self.rank(self.features(question, passages))
 
     def select(self, question: str, passages: list[Hit]) -> list[Candidate]:
         ranked = self.candidates(question, passages)
@@ -92,7 +151,7 @@ class ExtractiveClient:
         chosen: list[Candidate] = [ranked[0]]
         if is_comparative(question):
             chosen = self._one_per_place(question, ranked) or chosen
-        floor = ranked[0].score * self.relative_cutoff
+        floor = ranked[0].score - self.margin
         for candidate in ranked[1:]:
             if len(chosen) >= self.max_sentences or candidate.score < floor:
                 break

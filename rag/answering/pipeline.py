@@ -29,7 +29,6 @@ from rag.query import Filters, check_query
 from rag.retrieval import Retriever
 from rag.schemas import Answer, ChatMessage, Citation, Hit
 
-EVIDENCE_SENTENCES = 8
 # A model that declines in words ("资料中没有提及") has declined, whatever it cites.
 _DECLINE = re.compile(
     r"(?:资料|材料|文中|上述|以上)[^。]{0,12}(?:没有|未|并未|无)(?:提及|提到|涉及|说明|包含|给出)|"
@@ -119,15 +118,23 @@ class Answerer:
 
     def judge(self, question: str, hits: list[Hit]) -> Verdict:
         """Is there evidence for an answer in these passages at all?"""
-        candidates = self.extractive.candidates(question, hits)[:EVIDENCE_SENTENCES]
-        evidence = [f"{hits[c.n - 1].title} {hits[c.n - 1].section}\n{c.text}" for c in candidates]
-        return self.policy.judge(question, evidence)
+        sentences = self.extractive.features(question, hits)
+        ranked = self.extractive.rank(sentences)
+        return self.policy.judge(question, sentences, ranked, self.extractive.weights)
 
-    def refusal(self, question: str, llm: str, note: str, timings: dict[str, float]) -> Answer:
+    def refusal(
+        self,
+        question: str,
+        llm: str,
+        note: str,
+        timings: dict[str, float],
+        confidence: float | None = None,
+    ) -> Answer:
         return Answer(
             question=question,
             answer=self.prompts.refusal_for(question),
             answerable=False,
+            confidence=confidence,
             llm=llm,
             notes=[note],
             timings_ms=timings,
@@ -142,6 +149,7 @@ class Answerer:
         timings: dict[str, float],
         notes: list[str],
         fallback: bool,
+        confidence: float | None = None,
     ) -> Answer:
         """Normalize and check the citations, then decide answerable."""
         parsed = parse_citations(text, len(hits))
@@ -150,14 +158,17 @@ class Answerer:
             notes.append(f"removed {parsed.dropped_markers} citation(s) to no retrieved passage")
         supported = [s for s in parsed.sentences if s.markers and s.text not in set(unsupported)]
         if _DECLINE.search(parsed.text) and not supported:
-            return self.refusal(question, llm, "the model found no answer in the passages", timings)
+            note = "the model found no answer in the passages"
+            return self.refusal(question, llm, note, timings, confidence)
         if not supported:
-            return self.refusal(question, llm, "no sentence of the answer is supported", timings)
+            note = "no sentence of the answer is supported"
+            return self.refusal(question, llm, note, timings, confidence)
         citations = [Citation(**hits[n - 1].model_dump(), n=n) for n in parsed.cited]
         return Answer(
             question=question,
             answer=parsed.text,
             answerable=True,
+            confidence=confidence,
             citations=citations,
             unsupported_sentences=unsupported,
             llm=llm,
@@ -214,7 +225,9 @@ class Answerer:
         verdict = self.judge(question, hits)
         if not verdict.answerable:
             timings.update(generate=0.0, total=_ms(started))
-            answer = self.refusal(question, client.name, verdict.reason, timings)
+            answer = self.refusal(
+                question, client.name, verdict.reason, timings, verdict.confidence
+            )
             yield AnswerEvent("delta", answer.answer)
             yield AnswerEvent("answer", answer)
             return
@@ -226,7 +239,7 @@ class Answerer:
             messages=self.prompts.answer_messages(question, hits, history),
         )
         pieces: list[str] = []
-        notes: list[str] = []
+        notes: list[str] = [verdict.reason]
         used, fallback = client, False
         try:
             for piece in client.stream(request) if streaming else [client.generate(request)]:
@@ -245,7 +258,16 @@ class Answerer:
         timings["total"] = _ms(started)
         yield AnswerEvent(
             "answer",
-            self.finish(question, "".join(pieces), hits, used.name, timings, notes, fallback),
+            self.finish(
+                question,
+                "".join(pieces),
+                hits,
+                used.name,
+                timings,
+                notes,
+                fallback,
+                verdict.confidence,
+            ),
         )
 
 

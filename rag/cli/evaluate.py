@@ -38,6 +38,10 @@ def evaluate(
     split: Annotated[
         str, typer.Option("--split", help="dev (tuned on), test (reported) or all.")
     ] = "all",
+    origin: Annotated[
+        str,
+        typer.Option("--origin", help="reader (own words), seed (the articles' wording) or all."),
+    ] = "all",
     as_json: JsonOpt = False,
 ) -> None:
     """Run a question set: retrieval metrics, then answer metrics, per question type."""
@@ -53,7 +57,7 @@ def evaluate(
     from rag.services import Services
 
     search_mode = check_mode(mode, "--mode")
-    qs = select_split(load_questions(questions), split)
+    qs = select_split(load_questions(questions), split, origin)
     services = Services.start(settings_from(index=index))
     started = time.perf_counter()
     records = evaluate_retrieval(services.retriever, qs, search_mode)

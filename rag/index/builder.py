@@ -28,6 +28,7 @@ from rag.index.dense import DenseIndex, DenseParams
 from rag.index.generations import current_generation, publish
 from rag.index.lexical import LexicalIndex, Tokenizer, corpus_user_words
 from rag.index.manifest import Manifest
+from rag.index.sentences import SentenceIndex
 from rag.index.stores.base import VectorStore
 from rag.index.stores.factory import (
     StoreConfig,
@@ -77,6 +78,7 @@ class IndexBundle:
     store: ChunkStore
     dense: DenseIndex
     lexical: LexicalIndex
+    sentences: SentenceIndex
     folder: Path
     vectors: VectorStore  # where dense search runs: `dense` itself, or a Milvus collection
 
@@ -88,6 +90,7 @@ class BuildReport:
     seconds: float = 0.0
     embed_seconds: float = 0.0
     embedded: int = 0  # chunks embedded anew (the rest reused the previous index's vectors)
+    sentences_embedded: int = 0
 
 
 def passage_text(chunk: Chunk) -> str:
@@ -96,11 +99,14 @@ def passage_text(chunk: Chunk) -> str:
     return f"{context}\n{chunk.text}" if context else chunk.text
 
 
-def reusable_vectors(index_dir: Path, embedder_name: str) -> dict[str, np.ndarray]:
-    """Vectors of the live index by passage text, when it was built with the same model.
+def reusable_vectors(
+    index_dir: Path, embedder_name: str
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Vectors of the live index by passage text and by sentence text, when it was built
+    with the same model.
 
-    A rebuild after adding or changing a file then embeds only the new passages. Only the
-    manifest, chunks and vectors are read (not BM25 and its tokenizer).
+    A rebuild after adding or changing a file then embeds only the new passages and
+    sentences. Only the manifest, chunks and vectors are read (not BM25 and its tokenizer).
     """
     try:
         folder = current_generation(Path(index_dir))
@@ -108,27 +114,36 @@ def reusable_vectors(index_dir: Path, embedder_name: str) -> dict[str, np.ndarra
         store = ChunkStore.load(folder)
         dense = DenseIndex.load(folder)
     except (IndexStateError, OSError, ValueError, RuntimeError):
-        return {}
+        return {}, {}
     if manifest.embedder != embedder_name or len(store) != len(dense):
-        return {}
+        return {}, {}
     vectors = dense.vectors()
-    return {passage_text(c): vectors[i] for i, c in enumerate(store.chunks)}
+    passages = {passage_text(c): vectors[i] for i, c in enumerate(store.chunks)}
+    try:
+        sentences = SentenceIndex.load(folder).by_text(store.chunks)
+    except (OSError, ValueError):  # an index from before sentence vectors
+        sentences = {}
+    return passages, sentences
 
 
-def embed_chunks(
-    chunks: list[Chunk],
+def embed_texts(
+    texts: list[str],
     embedder: Embedder,
     batch_size: int,
     progress: bool,
     known: dict[str, np.ndarray] | None = None,
+    what: str = "chunk",
 ) -> tuple[np.ndarray, int]:
-    """Vectors for `chunks` (reusing `known` ones) and how many were embedded anew."""
-    texts = [passage_text(c) for c in chunks]
+    """Passage-mode vectors for `texts` (reusing `known` ones) and how many were new."""
     known = known or {}
     missing = [t for t in dict.fromkeys(texts) if t not in known]
     fresh: dict[str, np.ndarray] = {}
     with tqdm(
-        total=len(missing), desc="embedding", unit="chunk", disable=not progress, file=sys.stderr
+        total=len(missing),
+        desc=f"embedding {what}s",
+        unit=what,
+        disable=not progress,
+        file=sys.stderr,
     ) as bar:
         for i in range(0, len(missing), batch_size):
             batch = missing[i : i + batch_size]
@@ -154,11 +169,17 @@ def build_index(config: IndexConfig, embedder: Embedder, *, progress: bool = Fal
         raise IndexStateError(f"nothing to index in {config.source_dir}: {reasons}")
     chunks = chunk_documents(corpus.documents, config.chunking)
     embed_started = time.perf_counter()
-    known = reusable_vectors(config.index_dir, embedder.name)
-    vectors, embedded = embed_chunks(chunks, embedder, config.batch_size, progress, known)
+    known, known_sentences = reusable_vectors(config.index_dir, embedder.name)
+    passages = [passage_text(c) for c in chunks]
+    vectors, embedded = embed_texts(passages, embedder, config.batch_size, progress, known)
+    sentence_keys, sentence_texts = SentenceIndex.collect(chunks)
+    sentence_vectors, sentences_embedded = embed_texts(
+        sentence_texts, embedder, config.batch_size, progress, known_sentences, "sentence"
+    )
+    sentences = SentenceIndex(sentence_keys, sentence_vectors)
     embed_seconds = time.perf_counter() - embed_started
     tokenizer = Tokenizer(corpus_user_words([d.text for d in corpus.documents]))
-    lexical = LexicalIndex.build([passage_text(c) for c in chunks], tokenizer)
+    lexical = LexicalIndex.build(passages, tokenizer)
     store = store_name(config.stores, config.index_dir)
     dense_params = config.dense
     if store == "milvus":
@@ -176,6 +197,7 @@ def build_index(config: IndexConfig, embedder: Embedder, *, progress: bool = Fal
         files=corpus.files,
         documents=len(corpus.documents),
         chunks=len(chunks),
+        sentences=len(sentences),
         dense_index=dense.kind if store == "faiss" else "hnsw",
         store=store,
         milvus_collection=config.stores.milvus_collection if store == "milvus" else "",
@@ -187,6 +209,7 @@ def build_index(config: IndexConfig, embedder: Embedder, *, progress: bool = Fal
             connect_milvus(config.stores).sync(chunks, corpus.documents, vectors, embedder.name)
         ChunkStore(corpus.documents, chunks).save(folder)
         dense.save(folder)
+        sentences.save(folder)
         lexical.save(folder)
         manifest.save(folder)
     return BuildReport(
@@ -195,6 +218,7 @@ def build_index(config: IndexConfig, embedder: Embedder, *, progress: bool = Fal
         seconds=time.perf_counter() - started,
         embed_seconds=embed_seconds,
         embedded=embedded,
+        sentences_embedded=sentences_embedded,
     )
 
 
@@ -209,16 +233,23 @@ def load_index(
         store = ChunkStore.load(folder)
         dense = DenseIndex.load(folder) if manifest.store == "faiss" else _mapped(folder)
         lexical = LexicalIndex.load(folder)
+        sentences = SentenceIndex.load(folder)
     except (OSError, ValueError, RuntimeError) as exc:
         raise IndexStateError(f"index in {folder} is unreadable ({exc}): rebuild it") from exc
-    if not (len(store) == len(dense) == manifest.chunks):
+    if not (len(store) == len(dense) == manifest.chunks) or len(sentences) != manifest.sentences:
         raise IndexStateError(f"index in {folder} is inconsistent: rebuild it")
     stores = stores or StoreConfig(milvus_uri=default_uri(Path(index_dir)))
     vectors = open_vectors(
         manifest, dense, store, stores, previous.vectors if previous is not None else None
     )
     return IndexBundle(
-        manifest=manifest, store=store, dense=dense, lexical=lexical, folder=folder, vectors=vectors
+        manifest=manifest,
+        store=store,
+        dense=dense,
+        lexical=lexical,
+        sentences=sentences,
+        folder=folder,
+        vectors=vectors,
     )
 
 

@@ -251,13 +251,17 @@ class LexicalIndex:
         bm25 = bm25s.BM25.load(str(folder / cls.FOLDER), show_progress=False, verbosity=0)
         return cls(bm25, Tokenizer([w for w in words if w]))
 
-    def idf(self, token: str) -> float:
-        """BM25's IDF of `token` over the rows (a token the index does not know is in none)."""
+    def document_frequency(self, token: str) -> int:
+        """How many rows hold `token` (0 for a token the index does not know)."""
         indptr = self.bm25.scores["indptr"]
         token_id = self.bm25.vocab_dict.get(token)
-        df = 0
-        if token_id is not None and token_id + 1 < len(indptr):
-            df = int(indptr[token_id + 1] - indptr[token_id])
+        if token_id is None or token_id + 1 >= len(indptr):
+            return 0
+        return int(indptr[token_id + 1] - indptr[token_id])
+
+    def idf(self, token: str) -> float:
+        """BM25's IDF of `token` over the rows (a token the index does not know is in none)."""
+        df = self.document_frequency(token)
         n = int(self.bm25.scores["num_docs"])
         return math.log(1 + (n - df + 0.5) / (df + 0.5))
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-FORMAT_VERSION = 3  # 2: documents carry metadata (place, date, newspaper); 3: IVF dense
+FORMAT_VERSION = 4  # 2: document metadata (place, date, newspaper); 3: IVF; 4: sentence vectors
 
 
 class Manifest(BaseModel):
@@ -22,6 +22,7 @@ class Manifest(BaseModel):
     files: list[str]
     documents: int
     chunks: int
+    sentences: int = 0
     dense_index: str
     built_at: str
     build_seconds: float

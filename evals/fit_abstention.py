@@ -1,0 +1,85 @@
+"""Fit the abstention model on the dev split and write rag/answering/abstention_model.json.
+
+    python evals/fit_abstention.py [--index index] [--max-false-refusals 0.05]
+
+Every dev question is retrieved and its evidence measured (rag/answering/abstention.py,
+`evidence_features`); a standardized logistic regression (scikit-learn) learns answerable
+vs unanswerable, and the threshold is the highest one that refuses at most
+`--max-false-refusals` of the answerable dev questions. The test split is never read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from rag.answering.abstention import FEATURES, AbstentionModel, evidence_features  # noqa: E402
+from rag.config import Settings  # noqa: E402
+from rag.evaluation import load_questions, select_split  # noqa: E402
+from rag.services import Services  # noqa: E402
+
+MODEL_PATH = ROOT / "rag" / "answering" / "abstention_model.json"
+
+
+def measure(answerer, question: str, k: int) -> dict[str, float]:  # noqa: ANN001
+    hits = answerer.retrieve(question, k, None)
+    sentences = answerer.extractive.features(question, hits)
+    ranked = answerer.extractive.rank(sentences)
+    profile = answerer.scorer.profile(question)
+    weights = answerer.extractive.weights
+    return evidence_features(answerer.scorer, profile, sentences, ranked, weights)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--index", type=Path, default=None)
+    parser.add_argument("--questions", type=Path, default=ROOT / "evals" / "questions.jsonl")
+    parser.add_argument("--max-false-refusals", type=float, default=0.05)
+    parser.add_argument("--out", type=Path, default=MODEL_PATH)
+    args = parser.parse_args()
+    settings = Settings() if args.index is None else Settings(index_dir=args.index)
+    answerer = Services.start(settings).answerer
+    questions = select_split(load_questions(args.questions), "dev")
+    rows = [measure(answerer, q.question, settings.top_k) for q in questions]
+    x = np.array([[row[name] for name in FEATURES] for row in rows])
+    y = np.array([q.answerable for q in questions], dtype=int)
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    scale[scale == 0] = 1.0
+    fit = LogisticRegression(C=1.0, class_weight="balanced", max_iter=1000)
+    fit.fit((x - mean) / scale, y)
+    model = AbstentionModel(
+        mean=tuple(mean.tolist()),
+        scale=tuple(scale.tolist()),
+        coef=tuple(fit.coef_[0].tolist()),
+        intercept=float(fit.intercept_[0]),
+        threshold=0.0,
+    )
+    p = np.array([model.probability(row) for row in rows])
+    answerable = np.sort(p[y == 1])
+    # The highest threshold refusing at most the allowed share of answerable questions.
+    allowed = int(np.floor(args.max_false_refusals * len(answerable)))
+    threshold = float(answerable[allowed]) if len(answerable) else 0.5
+    model = AbstentionModel(**{**model.__dict__, "threshold": round(threshold - 1e-6, 6)})
+    args.out.write_text(json.dumps(model.to_json(), indent=2) + "\n", "utf-8")
+    refused = p < model.threshold
+    print(f"dev: {len(questions)} questions ({y.sum()} answerable)")
+    print(f"threshold {model.threshold:.4f}")
+    print(
+        f"false refusals {refused[y == 1].mean():.3f}, unanswerable refused "
+        f"{refused[y == 0].mean():.3f}"
+    )
+    for name, coef in sorted(zip(FEATURES, model.coef, strict=True), key=lambda t: -abs(t[1])):
+        print(f"  {name:<20} {coef:+.3f}")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
