@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     top_k: int = Field(default=5, ge=1, le=50)
     search_mode: SearchMode = "hybrid"
     fusion_candidates: int = Field(default=50, ge=1)
+    # Hybrid results: the first N passages are reordered by their closest sentence (0: off).
+    rerank_candidates: int = Field(default=20, ge=0)
     rrf_k: int = Field(default=60, ge=1)
     # Dense index by size (rag/index/dense.py, measured by `make bench`): "auto" is exact
     # (flat) below `dense_threshold` chunks and IVF at or above; "flat", "ivf" or "hnsw"

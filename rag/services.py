@@ -54,6 +54,7 @@ class Services:
             candidates=settings.fusion_candidates,
             rrf_k=settings.rrf_k,
             cache_size=settings.query_cache_size,
+            rerank=settings.rerank_candidates,
         )
         return cls(
             settings=settings,

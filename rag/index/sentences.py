@@ -53,6 +53,19 @@ class SentenceIndex:
                     seen[key] = chunk.text[start - chunk.start : end - chunk.start]
         return list(seen), list(seen.values())
 
+    def rows_by_chunk(self, chunks: list[Chunk]) -> list[np.ndarray]:
+        """For each chunk (in order), the rows of the sentences it holds."""
+        by_doc: dict[str, list[tuple[int, int]]] = {}
+        for row, (doc_id, start, _) in enumerate(self.keys):
+            by_doc.setdefault(doc_id, []).append((start, row))
+        return [
+            np.asarray(
+                [row for start, row in by_doc.get(c.doc_id, []) if c.start <= start < c.end],
+                dtype=np.int64,
+            )
+            for c in chunks
+        ]
+
     def vector(self, doc_id: str, start: int) -> np.ndarray | None:
         row = self._rows.get((doc_id, start))
         return None if row is None else self.vectors[row]
