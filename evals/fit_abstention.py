@@ -6,6 +6,12 @@ Every dev question is retrieved and its evidence measured (rag/answering/abstent
 `evidence_features`); a standardized logistic regression (scikit-learn) learns answerable
 vs unanswerable, and the threshold is the highest one that refuses at most
 `--max-false-refusals` of the answerable dev questions. The test split is never read.
+
+The model must read the evidence the right way round (more coverage never lowers the
+confidence, words the corpus never uses never raise it): a feature whose fitted weight has
+the wrong sign is dropped (its weight set to 0) and the rest refit. Near-miss questions
+share a lot with real answers, so an unconstrained fit learns odd trade-offs between
+correlated features that do not carry over to new questions.
 """
 
 from __future__ import annotations
@@ -27,6 +33,36 @@ from rag.evaluation import load_questions, select_split  # noqa: E402
 from rag.services import Services  # noqa: E402
 
 MODEL_PATH = ROOT / "rag" / "answering" / "abstention_model.json"
+# +1: more of it means the passages answer the question; -1: less; 0: either way.
+EXPECTED_SIGN = {
+    "best_score": 1,
+    "score_margin": 1,
+    "sentence_similarity": 1,
+    "passage_similarity": 1,
+    "coverage": 1,
+    "evidence_coverage": 1,
+    "unknown_mass": -1,
+    "type_missing": -1,
+    "names_missing": -1,
+    "english": 0,
+}
+
+
+def fit_signed(z: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
+    """Logistic regression on standardized `z`, dropping features of the wrong sign."""
+    kept = list(range(z.shape[1]))
+    while True:
+        fit = LogisticRegression(C=1.0, class_weight="balanced", max_iter=1000)
+        fit.fit(z[:, kept], y)
+        wrong = [
+            i for i, c in zip(kept, fit.coef_[0], strict=True) if EXPECTED_SIGN[FEATURES[i]] * c < 0
+        ]
+        if not wrong:
+            coef = np.zeros(z.shape[1])
+            coef[kept] = fit.coef_[0]
+            return coef, float(fit.intercept_[0])
+        worst = min(wrong, key=lambda i: EXPECTED_SIGN[FEATURES[i]] * fit.coef_[0][kept.index(i)])
+        kept.remove(worst)
 
 
 def measure(answerer, question: str, k: int) -> dict[str, float]:  # noqa: ANN001
@@ -35,7 +71,8 @@ def measure(answerer, question: str, k: int) -> dict[str, float]:  # noqa: ANN00
     ranked = answerer.extractive.rank(sentences)
     profile = answerer.scorer.profile(question)
     weights = answerer.extractive.weights
-    return evidence_features(answerer.scorer, profile, sentences, ranked, weights)
+    passages = "\n".join(f"{h.title} {h.section}\n{h.text}" for h in hits)
+    return evidence_features(answerer.scorer, profile, sentences, ranked, weights, passages)
 
 
 def main() -> None:
@@ -53,13 +90,12 @@ def main() -> None:
     y = np.array([q.answerable for q in questions], dtype=int)
     mean, scale = x.mean(axis=0), x.std(axis=0)
     scale[scale == 0] = 1.0
-    fit = LogisticRegression(C=1.0, class_weight="balanced", max_iter=1000)
-    fit.fit((x - mean) / scale, y)
+    coef, intercept = fit_signed((x - mean) / scale, y)
     model = AbstentionModel(
         mean=tuple(mean.tolist()),
         scale=tuple(scale.tolist()),
-        coef=tuple(fit.coef_[0].tolist()),
-        intercept=float(fit.intercept_[0]),
+        coef=tuple(coef.tolist()),
+        intercept=intercept,
         threshold=0.0,
     )
     p = np.array([model.probability(row) for row in rows])

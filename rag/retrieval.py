@@ -65,13 +65,14 @@ class Retriever:
             scores, rows = self.bundle.lexical.search(query, n, allowed)
             return list(zip(rows.tolist(), scores.tolist(), strict=True))
         pool = max(self.candidates, n)
-        dense_rows = [row for row, _ in self.dense(query, pool, filters)]
+        vector = self.embed_query(query)  # once, for the dense search and the reordering
+        dense_rows = [row for row, _ in self.dense(query, pool, filters, vector)]
         _, lexical_rows = self.bundle.lexical.search(query, pool, allowed)
         fused = reciprocal_rank_fusion([dense_rows, lexical_rows.tolist()], self.rrf_k)
-        return self.by_sentences(query, fused, n)
+        return self.by_sentences(vector, fused, n)
 
     def by_sentences(
-        self, query: str, ranked: list[tuple[int, float]], n: int
+        self, query_vector: np.ndarray, ranked: list[tuple[int, float]], n: int
     ) -> list[tuple[int, float]]:
         """Reorder the first `rerank` passages by their closest sentence to the query.
 
@@ -83,7 +84,6 @@ class Retriever:
         if not head:
             return ranked[:n]
         vectors = self.bundle.sentences.vectors
-        query_vector = self.embed_query(query)
         scored = []
         for rank, (row, _) in enumerate(head):
             rows = self._sentence_rows[row]
@@ -92,13 +92,16 @@ class Retriever:
         scored.sort(key=lambda item: (-item[1], item[0]))
         return (scored + tail)[:n]
 
-    def dense(self, query: str, n: int, filters: Filters | None) -> list[tuple[int, float]]:
+    def dense(
+        self, query: str, n: int, filters: Filters | None, vector: np.ndarray | None = None
+    ) -> list[tuple[int, float]]:
         """(row, score) from the vector store (FAISS or Milvus, which filters itself).
 
         A chunk the loaded generation does not know yet (written to a shared Milvus
         collection by another process a moment ago) is skipped until the reload.
         """
-        found = self.bundle.vectors.search(self.embed_query(query), n, filters)
+        vector = self.embed_query(query) if vector is None else vector
+        found = self.bundle.vectors.search(vector, n, filters)
         return [(self._rows[c], s) for c, s in found if c in self._rows]
 
     def search(

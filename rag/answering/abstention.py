@@ -24,6 +24,7 @@ from importlib.resources.abc import Traversable
 from rag.answering.evidence import EvidenceScorer, QuestionProfile
 from rag.answering.extractive import Candidate, SentenceFeatures, Weights
 from rag.errors import RagError
+from rag.schemas import Hit
 
 MODEL_FILE = "abstention_model.json"
 EVIDENCE_SENTENCES = 8  # the best sentences the lexical features read
@@ -40,6 +41,7 @@ FEATURES: tuple[str, ...] = (
     "evidence_coverage",  # ... that the best sentences hold together
     "unknown_mass",  # share of the question's IDF mass in words the corpus never uses
     "type_missing",  # a number, unit or date is asked for and the best sentences lack it
+    "names_missing",  # share of the places and bodies the question names that no passage does
     "english",  # English questions match Chinese text by meaning only
 )
 
@@ -106,8 +108,10 @@ def evidence_features(
     sentences: list[SentenceFeatures],
     ranked: list[Candidate],
     weights: Weights,
+    passages: str,
 ) -> dict[str, float]:
-    """The model's inputs for one question and its retrieved passages' sentences."""
+    """The model's inputs for one question, its retrieved passages (`passages`: their
+    titles, sections and texts joined) and their sentences."""
     scores = sorted((weights.score(f) for f in sentences), reverse=True) or [0.0]
     best = [c.text for c in ranked[:EVIDENCE_SENTENCES]]
     joined = "\n".join(best).lower()
@@ -118,6 +122,8 @@ def evidence_features(
     )
     total = profile.total_weight or 1.0
     unknown = sum(w for t, w in profile.weights.items() if not scorer.known_word(t))
+    names = scorer.places(profile.text)
+    absent = sum(name not in passages for name in names) / len(names) if names else 0.0
     return {
         "best_score": scores[0],
         "score_margin": scores[0] - (scores[1] if len(scores) > 1 else 0.0),
@@ -127,6 +133,7 @@ def evidence_features(
         "evidence_coverage": scorer.coverage(profile, joined),
         "unknown_mass": unknown / total,
         "type_missing": float(missing),
+        "names_missing": absent,
         "english": float(profile.language == "en"),
     }
 
@@ -139,6 +146,7 @@ class AbstentionPolicy:
     def judge(
         self,
         question: str,
+        hits: list[Hit],
         sentences: list[SentenceFeatures],
         ranked: list[Candidate],
         weights: Weights,
@@ -146,7 +154,8 @@ class AbstentionPolicy:
         if not sentences:
             return Verdict(False, "no passage matches the question")
         profile = self.scorer.profile(question)
-        values = evidence_features(self.scorer, profile, sentences, ranked, weights)
+        passages = "\n".join(f"{h.title} {h.section}\n{h.text}" for h in hits)
+        values = evidence_features(self.scorer, profile, sentences, ranked, weights, passages)
         confidence = round(self.model.probability(values), 4)
         answerable = confidence >= self.model.threshold
         reason = (
