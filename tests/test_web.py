@@ -35,7 +35,7 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "screenshot.png"
 QUESTION = "北塔区丰江管家有多少名成员?"
-UNANSWERABLE = "北塔区区委书记肖平的出生年份是哪一年?"
+UNANSWERABLE = "长沙县的村党组织书记每月能拿到多少报酬?"
 API_KEY = "s3cret-web-key"
 
 
