@@ -85,11 +85,14 @@ class Settings(BaseSettings):
     max_active_long: int = Field(default=1, ge=1)
     max_queued_long: int = Field(default=4, ge=0)
     max_queued_writes: int = Field(default=8, ge=0)
+    # Largest request body outside uploads (a 413 beyond): the history's characters are
+    # bounded anyway, this bounds what is parsed to find out.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     # uvicorn (`rag serve`): connections + requests per worker before uvicorn's own 503,
     # idle keep-alive seconds, and the seconds SIGTERM waits for requests in flight.
     limit_concurrency: int = Field(default=256, ge=1)
     keep_alive_seconds: int = Field(default=5, ge=1)
-    shutdown_seconds: float = Field(default=5.0, ge=0)
+    shutdown_seconds: int = Field(default=5, ge=0)
 
     # Corpus updates (`rag add`, `POST /v1/documents`).
     max_upload_bytes: int = Field(default=5 * 1024 * 1024, ge=1)

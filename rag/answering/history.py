@@ -22,12 +22,7 @@ def bounded_history(
     """The turns the answerer reads: system turns left out (our system prompt governs),
     a turn over the limit refused, the most recent turns kept within the total."""
     turns = history or []
-    for i, message in enumerate(turns):
-        if len(message.content) > max_turn_chars:
-            raise InvalidRequestError(
-                f"history[{i}] is {len(message.content)} characters long; the limit is "
-                f"{max_turn_chars} per turn (RAG_MAX_TURN_CHARS)"
-            )
+    check_turns(turns, max_turn_chars)
     kept: list[ChatMessage] = []
     total = 0
     for message in reversed([m for m in turns if m.role != "system"]):
@@ -36,6 +31,16 @@ def bounded_history(
             break
         kept.append(message)
     return kept[::-1]
+
+
+def check_turns(history: list[ChatMessage] | None, max_turn_chars: int) -> None:
+    """A 422-bound error for a turn over `max_turn_chars` (checked before any queueing)."""
+    for i, message in enumerate(history or []):
+        if len(message.content) > max_turn_chars:
+            raise InvalidRequestError(
+                f"history[{i}] is {len(message.content)} characters long; the limit is "
+                f"{max_turn_chars} per turn (RAG_MAX_TURN_CHARS)"
+            )
 
 
 def followup_window(history: list[ChatMessage], chars: int) -> list[ChatMessage]:
