@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     # recent user text, at most `followup_chars` (jieba tags ~3 ms per unknown character).
     max_turn_chars: int = Field(default=4000, ge=1)
     max_history_chars: int = Field(default=16000, ge=1)
-    followup_chars: int = Field(default=300, ge=1)
+    followup_chars: int = Field(default=100, ge=1)
     # A comparative question ("A区和B区分别…") retrieves per place for this many places.
     max_compared_places: int = Field(default=4, ge=2)
 
@@ -81,7 +81,7 @@ class Settings(BaseSettings):
     # queue is a 503 with Retry-After.
     max_active: int = Field(default=8, ge=1)
     max_queued: int = Field(default=32, ge=0)
-    long_request_chars: int = Field(default=300, ge=1)
+    long_request_chars: int = Field(default=100, ge=1)
     max_active_long: int = Field(default=1, ge=1)
     max_queued_long: int = Field(default=4, ge=0)
     max_queued_writes: int = Field(default=8, ge=0)
