@@ -80,7 +80,7 @@ class Settings(BaseSettings):
     # their own smaller lane, so they never queue ahead of ordinary questions. A full
     # queue is a 503 with Retry-After.
     max_active: int = Field(default=8, ge=1)
-    max_queued: int = Field(default=32, ge=0)
+    max_queued: int = Field(default=64, ge=0)
     long_request_chars: int = Field(default=100, ge=1)
     max_active_long: int = Field(default=1, ge=1)
     max_queued_long: int = Field(default=4, ge=0)
