@@ -62,6 +62,14 @@ class Settings(BaseSettings):
     llm_deadline: float = Field(default=120.0, gt=0)
     llm_fallback: Literal["", "extractive"] = ""
     max_question_chars: int = Field(default=2000, ge=1)
+    # Conversation history (README, "Bounded work"): a longer turn is refused (422); past
+    # the total, the oldest turns are dropped. The follow-up rewrite reads only the most
+    # recent user text, at most `followup_chars` (jieba tags ~3 ms per unknown character).
+    max_turn_chars: int = Field(default=4000, ge=1)
+    max_history_chars: int = Field(default=16000, ge=1)
+    followup_chars: int = Field(default=100, ge=1)
+    # A comparative question ("A区和B区分别…") retrieves per place for this many places.
+    max_compared_places: int = Field(default=4, ge=2)
 
     # Service.
     api_key: str = ""
@@ -69,6 +77,24 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list)
     host: str = "127.0.0.1"
     port: int = 8000
+    # Admission (rag/api/limits.py): answers and searches running at once and waiting;
+    # requests reading more than `long_request_chars` (question + follow-up text) have
+    # their own smaller lane, so they never queue ahead of ordinary questions. A full
+    # queue is a 503 with Retry-After.
+    max_active: int = Field(default=8, ge=1)
+    max_queued: int = Field(default=64, ge=0)
+    long_request_chars: int = Field(default=100, ge=1)
+    max_active_long: int = Field(default=1, ge=1)
+    max_queued_long: int = Field(default=4, ge=0)
+    max_queued_writes: int = Field(default=8, ge=0)
+    # Largest request body outside uploads (a 413 beyond): the history's characters are
+    # bounded anyway, this bounds what is parsed to find out.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # uvicorn (`rag serve`): connections + requests per worker before uvicorn's own 503,
+    # idle keep-alive seconds, and the seconds SIGTERM waits for requests in flight.
+    limit_concurrency: int = Field(default=256, ge=1)
+    keep_alive_seconds: int = Field(default=5, ge=1)
+    shutdown_seconds: int = Field(default=5, ge=0)
 
     # Corpus updates (`rag add`, `POST /v1/documents`).
     max_upload_bytes: int = Field(default=5 * 1024 * 1024, ge=1)

@@ -47,6 +47,7 @@ from rag.index.builder import passage_text, stale_reasons
 from rag.index.chunks import ChunkStore
 from rag.index.generations import current_generation, write_lock
 from rag.schemas import Document, Section
+from rag.storage import storage_errors
 
 T = TypeVar("T")
 
@@ -112,13 +113,15 @@ def _live_checksum(index_dir: Path) -> str | None:
 
 @contextlib.contextmanager
 def _writing(settings: Settings) -> Iterator[IndexConfig]:
-    """Hold the write lock, with any change a crash interrupted resolved first."""
+    """Hold the write lock, with any change a crash interrupted resolved first. A full,
+    read-only or unwritable folder is a StorageError naming it (rag/storage.py)."""
     config = IndexConfig.from_settings(settings)
-    config.index_dir.mkdir(parents=True, exist_ok=True)
-    with write_lock(config.index_dir):
-        if config.source_dir.is_dir():
-            recover_interrupted(config.source_dir, _live_checksum(config.index_dir))
-        yield config
+    with storage_errors(settings):
+        config.index_dir.mkdir(parents=True, exist_ok=True)
+        with write_lock(config.index_dir):
+            if config.source_dir.is_dir():
+                recover_interrupted(config.source_dir, _live_checksum(config.index_dir))
+            yield config
 
 
 @contextlib.contextmanager

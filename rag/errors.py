@@ -44,3 +44,24 @@ class UploadTooLargeError(UploadError):
 
 class UnknownDocumentError(InvalidRequestError):
     """No article with that id."""
+
+
+class StorageError(RagError):
+    """The machine refused a write: no space, a read-only or unwritable folder.
+
+    `folder` and `setting` (e.g. RAG_INDEX_DIR) say where; `no_space` picks 507 over 503.
+    """
+
+    def __init__(self, message: str, *, folder: str, setting: str, no_space: bool) -> None:
+        super().__init__(message)
+        self.folder = folder
+        self.setting = setting
+        self.no_space = no_space
+
+
+class OverloadedError(RagError):
+    """Too many requests of this kind are already running and waiting; retry later."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

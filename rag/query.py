@@ -7,9 +7,9 @@ API and the CLI all speak the same `Filters` and modes without importing each ot
 from __future__ import annotations
 
 import re
-from typing import Literal, get_args
+from typing import Annotated, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from rag.errors import InvalidRequestError
 from rag.schemas import Document
@@ -19,6 +19,13 @@ SEARCH_MODES: tuple[str, ...] = get_args(SearchMode)
 
 _ISO_DATE = re.compile(r"^\d{4}(?:-\d{2}(?:-\d{2})?)?$")
 DATE_FORMATS = "YYYY, YYYY-MM or YYYY-MM-DD"
+# Every document is checked against every value, so the lists are bounded (a 422 beyond).
+MAX_FILTER_VALUES = 50
+MAX_FILTER_VALUE_CHARS = 200
+FilterValues = Annotated[
+    list[Annotated[str, StringConstraints(max_length=MAX_FILTER_VALUE_CHARS)]] | None,
+    Field(default=None, max_length=MAX_FILTER_VALUES),
+]
 
 
 def is_iso_date(value: str) -> bool:
@@ -56,9 +63,9 @@ class Filters(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    source: list[str] | None = None
-    doc_id: list[str] | None = None
-    place: list[str] | None = None
+    source: FilterValues = None
+    doc_id: FilterValues = None
+    place: FilterValues = None
     since: str | None = None
     until: str | None = None
 

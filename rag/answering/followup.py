@@ -3,7 +3,9 @@
 Retrieval sees one question, not the conversation, so a follow-up has to carry the names
 it leaves out. Without a model, the names (places, organisations, people) of the previous
 question are carried over; with an LLM client the model rewrites the question, and the
-carry-over is the fallback when it fails.
+carry-over is the fallback when it fails. The carry-over tags only a bounded window of the
+most recent user text (rag/answering/history.py), and a question longer than that window is
+taken as standalone: the tagger's work never grows with what the client sends.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import logging
 import re
 from typing import Protocol
 
+from rag.answering.history import followup_window
 from rag.answering.prompts import PromptBook, question_language
 from rag.errors import LLMError
 from rag.llm.base import GenerationRequest, LLMClient
@@ -105,8 +108,10 @@ def rewrite(
     prompts: PromptBook,
     tokenizer: Tagger,
     max_chars: int,
+    window: list[ChatMessage],
 ) -> str:
-    """The model's standalone version of `question`; the name carry-over if it fails."""
+    """The model's standalone version of `question`; the name carry-over (over `window`,
+    the recent user turns) if it fails."""
     request = GenerationRequest(
         question=question, passages=[], messages=prompts.rewrite_messages(question, history)
     )
@@ -114,11 +119,11 @@ def rewrite(
         reply = client.generate(request)
     except LLMError as exc:
         logger.warning("question rewrite failed, carrying names over instead: %s", exc)
-        return contextualize(question, history, tokenizer)
+        return contextualize(question, window, tokenizer)
     lines = [line.strip() for line in reply.splitlines() if line.strip()]
     text = _REWRITE_LABEL.sub("", lines[0]).strip(_QUOTES).strip() if lines else ""
     if not text or len(text) > max_chars:
-        return contextualize(question, history, tokenizer)
+        return contextualize(question, window, tokenizer)
     return text
 
 
@@ -130,13 +135,16 @@ def standalone_question(
     prompts: PromptBook,
     tokenizer: Tagger,
     max_chars: int,
+    window_chars: int,
 ) -> str:
     """`question` made self-contained for retrieval: rewritten by `model`, or without one
-    (the extractive answerer has none) by carrying the names over."""
-    if not any(m.role == "user" and m.content.strip() for m in history):
-        return question
+    (the extractive answerer has none) by carrying the names over from the last
+    `window_chars` characters of user turns."""
+    window = followup_window(history, window_chars)
+    if not window or len(question) > window_chars:
+        return question  # nothing to lean on, or too long to be leaning on anything
     if model is None:
-        resolved = contextualize(question, history, tokenizer)
+        resolved = contextualize(question, window, tokenizer)
     else:
         resolved = rewrite(
             question,
@@ -145,5 +153,6 @@ def standalone_question(
             prompts=prompts,
             tokenizer=tokenizer,
             max_chars=max_chars,
+            window=window,
         )
     return resolved if len(resolved) <= max_chars else question

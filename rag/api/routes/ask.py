@@ -7,11 +7,13 @@ from itertools import chain
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
-from starlette.concurrency import run_in_threadpool
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.datastructures import State
 
+from rag.answering.history import check_turns, followup_chars
 from rag.answering.pipeline import AnswerEvent
 from rag.api.deps import ServicesDep
+from rag.api.limits import lanes_of, released_after
 from rag.api.schemas import AskRequest
 from rag.api.sse import SSE_HEADERS, StreamError, guarded, sse_event
 from rag.schemas import Answer
@@ -32,6 +34,7 @@ STREAM_DOC = (
     responses={
         200: {"content": {"text/event-stream": {}}},
         422: {"description": "invalid question, k, llm or filters"},
+        503: {"description": "busy: retry after the Retry-After seconds"},
         502: {"description": "the LLM backend failed"},
         504: {"description": "the LLM backend timed out"},
     },
@@ -43,17 +46,27 @@ async def ask(
     question = answerer.check_question(body.question)  # a bad question is a 4xx, never a stream
     # The answerer makes a follow-up self-contained and drops the callers' system turns.
     options = {"k": body.k, "llm": body.llm, "history": body.history, "filters": body.filters}
+    check_turns(body.history, services.settings.max_turn_chars)
+    chars = len(question) + followup_chars(body.history, services.settings.followup_chars)
+    lane = lanes_of(request).for_chars(chars)
     if not body.stream:
-        answer = await run_in_threadpool(answerer.answer, question, **options)
+        async with lane.slot():
+            answer = await run_in_threadpool(answerer.answer, question, **options)
         request.state.timings_ms = answer.timings_ms
         return answer
     events = answerer.stream(question, **options)
     # The follow-up rewrite and retrieval run before the first event: their errors (unknown
-    # llm...) still get a status.
-    first = await run_in_threadpool(next, events, None)
+    # llm...) still get a status. The lane slot is held until the stream ends.
+    release = await lane.acquire()
+    try:
+        first = await run_in_threadpool(next, events, None)
+    except BaseException:
+        release()
+        raise
     rest = chain([first], events) if first is not None else events
+    body_chunks = iterate_in_threadpool(_ask_events(rest, request.state))
     return StreamingResponse(
-        _ask_events(rest, request.state), media_type="text/event-stream", headers=SSE_HEADERS
+        released_after(body_chunks, release), media_type="text/event-stream", headers=SSE_HEADERS
     )
 
 

@@ -15,11 +15,13 @@ from itertools import chain
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
-from starlette.concurrency import run_in_threadpool
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.datastructures import State
 
+from rag.answering.history import check_turns, followup_chars
 from rag.answering.pipeline import AnswerEvent
 from rag.api.deps import ServicesDep
+from rag.api.limits import lanes_of, released_after
 from rag.api.schemas import (
     AssistantMessage,
     ChatChoice,
@@ -61,9 +63,13 @@ async def chat_completions(
     model = body.model or answerer.client(llm).name
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
+    check_turns(history, services.settings.max_turn_chars)
+    chars = len(question) + followup_chars(history, services.settings.followup_chars)
+    lane = lanes_of(request).for_chars(chars)
 
     if not body.stream:
-        answer = await run_in_threadpool(answerer.answer, question, llm=llm, history=history)
+        async with lane.slot():
+            answer = await run_in_threadpool(answerer.answer, question, llm=llm, history=history)
         request.state.timings_ms = answer.timings_ms
         return ChatCompletion(
             id=completion_id,
@@ -77,11 +83,18 @@ async def chat_completions(
 
     events = answerer.stream(question, llm=llm, history=history)
     # The follow-up rewrite and retrieval run here: errors before any output get a status.
-    first = await run_in_threadpool(next, events, None)
+    # The lane slot is held until the stream ends.
+    release = await lane.acquire()
+    try:
+        first = await run_in_threadpool(next, events, None)
+    except BaseException:
+        release()
+        raise
     rest = chain([first], events) if first is not None else events
     template = ChatCompletionChunk(id=completion_id, created=created, model=model, choices=[])
+    body_chunks = iterate_in_threadpool(_chunks(rest, template, request.state))
     return StreamingResponse(
-        _chunks(rest, template, request.state), media_type="text/event-stream", headers=SSE_HEADERS
+        released_after(body_chunks, release), media_type="text/event-stream", headers=SSE_HEADERS
     )
 
 

@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rag.api.deps import ServicesDep
 from rag.api.errors import readable
+from rag.api.limits import lanes_of
 from rag.api.schemas import DocumentResponse, DocumentsResponse, DocumentUploadBody, check_unicode
 from rag.corpus.uploads import Upload, prepare_json_upload, prepare_upload
 from rag.documents import AddResult, RemoveResult, add_documents, list_documents, remove_documents
@@ -75,6 +76,8 @@ def get_document(doc_id: str, services: ServicesDep) -> DocumentResponse:
     responses={
         413: {"description": "over the upload limit (RAG_MAX_UPLOAD_BYTES)"},
         422: {"description": "not UTF-8 text, empty, binary, not .txt/.md, bad metadata"},
+        503: {"description": "busy (Retry-After), or a folder that cannot be written"},
+        507: {"description": "no space left for the corpus or index folder"},
     },
 )
 async def add_document(request: Request, services: ServicesDep) -> AddResult:
@@ -95,18 +98,30 @@ async def add_document(request: Request, services: ServicesDep) -> AddResult:
             f"unsupported content type '{content_type}': send multipart/form-data with a "
             "'file' field, or a JSON object {title, text, source, metadata}"
         )
-    results = await run_in_threadpool(add_documents, services.settings, services.embedder, [upload])
-    await _follow(request)
+    # Changes wait for the write lock anyway: the lane keeps them from holding every thread.
+    async with lanes_of(request).writes.slot():
+        results = await run_in_threadpool(
+            add_documents, services.settings, services.embedder, [upload]
+        )
+        await _follow(request)
     return results[0]
 
 
-@router.delete("/documents/{doc_id}", responses={404: {"description": "no such document"}})
+@router.delete(
+    "/documents/{doc_id}",
+    responses={
+        404: {"description": "no such document"},
+        503: {"description": "busy (Retry-After), or a folder that cannot be written"},
+        507: {"description": "no space left for the corpus or index folder"},
+    },
+)
 async def delete_document(doc_id: str, request: Request, services: ServicesDep) -> RemoveResult:
     """Remove one article; its file goes too when it was the file's last article."""
-    results = await run_in_threadpool(
-        remove_documents, services.settings, services.embedder, [doc_id]
-    )
-    await _follow(request)
+    async with lanes_of(request).writes.slot():
+        results = await run_in_threadpool(
+            remove_documents, services.settings, services.embedder, [doc_id]
+        )
+        await _follow(request)
     return results[0]
 
 

@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from rag.api.deps import ServicesDep
 from rag.api.errors import readable
+from rag.api.limits import lanes_of
 from rag.errors import InvalidRequestError
 from rag.query import Filters, SearchMode, check_query
 from rag.schemas import SearchResult
@@ -18,7 +19,13 @@ from rag.schemas import SearchResult
 router = APIRouter(prefix="/v1", tags=["search"])
 
 
-@router.get("/search", responses={422: {"description": "empty query, bad k or mode"}})
+@router.get(
+    "/search",
+    responses={
+        422: {"description": "empty query, bad k or mode"},
+        503: {"description": "busy: retry after the Retry-After seconds"},
+    },
+)
 async def search(
     request: Request,
     services: ServicesDep,
@@ -39,6 +46,7 @@ async def search(
     if filters.is_empty():
         filters = None
     started = time.perf_counter()
-    hits = await run_in_threadpool(services.retriever.search, q, k, mode, filters)
+    async with lanes_of(request).for_chars(len(q)).slot():
+        hits = await run_in_threadpool(services.retriever.search, q, k, mode, filters)
     request.state.timings_ms = {"retrieve": round((time.perf_counter() - started) * 1000, 2)}
     return SearchResult(query=q, mode=mode, hits=hits)
