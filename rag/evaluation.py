@@ -216,6 +216,8 @@ class AnswerRecord(BaseModel):
     answer: str
     answerable_expected: bool
     answerable: bool
+    confidence: float | None = None
+    notes: list[str] = Field(default_factory=list)
     key_facts_found: int
     key_facts_total: int
     citations: int
@@ -252,6 +254,8 @@ def evaluate_answers(
                 answer=result.answer,
                 answerable_expected=question.answerable,
                 answerable=result.answerable,
+                confidence=result.confidence,
+                notes=result.notes,
                 key_facts_found=found,
                 key_facts_total=len(question.key_facts),
                 citations=len(result.citations),

@@ -14,10 +14,13 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from itertools import chain
+from typing import TypeVar
 
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -26,6 +29,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from rag.api.errors import error_body
 from rag.config import Settings
 from rag.errors import OverloadedError
+
+T = TypeVar("T")
 
 
 def lanes_of(request: Request) -> Lanes:
@@ -107,6 +112,19 @@ class Lanes:
     def for_chars(self, chars: int) -> Lane:
         """The lane of a request that makes the service read `chars` characters."""
         return self.long if chars > self.long_chars else self.short
+
+
+async def started_in(lane: Lane, events: Iterator[T]) -> tuple[Iterator[T], Callable[[], None]]:
+    """Run a blocking event stream up to its first event holding a `lane` slot, so errors
+    before any output (a bad follow-up, an unknown llm) still get a status. Returns the
+    whole stream and the slot's release, which the caller calls when the stream ends."""
+    release = await lane.acquire()
+    try:
+        first = await run_in_threadpool(next, events, None)
+    except BaseException:
+        release()
+        raise
+    return (chain([first], events) if first is not None else events), release
 
 
 async def released_after(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from itertools import chain
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
@@ -13,7 +12,7 @@ from starlette.datastructures import State
 from rag.answering.history import check_turns, followup_chars
 from rag.answering.pipeline import AnswerEvent
 from rag.api.deps import ServicesDep
-from rag.api.limits import lanes_of, released_after
+from rag.api.limits import lanes_of, released_after, started_in
 from rag.api.schemas import AskRequest
 from rag.api.sse import SSE_HEADERS, StreamError, guarded, sse_event
 from rag.schemas import Answer
@@ -57,13 +56,7 @@ async def ask(
     events = answerer.stream(question, **options)
     # The follow-up rewrite and retrieval run before the first event: their errors (unknown
     # llm...) still get a status. The lane slot is held until the stream ends.
-    release = await lane.acquire()
-    try:
-        first = await run_in_threadpool(next, events, None)
-    except BaseException:
-        release()
-        raise
-    rest = chain([first], events) if first is not None else events
+    rest, release = await started_in(lane, events)
     body_chunks = iterate_in_threadpool(_ask_events(rest, request.state))
     return StreamingResponse(
         released_after(body_chunks, release), media_type="text/event-stream", headers=SSE_HEADERS

@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
-from itertools import chain
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
@@ -21,7 +20,7 @@ from starlette.datastructures import State
 from rag.answering.history import check_turns, followup_chars
 from rag.answering.pipeline import AnswerEvent
 from rag.api.deps import ServicesDep
-from rag.api.limits import lanes_of, released_after
+from rag.api.limits import lanes_of, released_after, started_in
 from rag.api.schemas import (
     AssistantMessage,
     ChatChoice,
@@ -84,13 +83,7 @@ async def chat_completions(
     events = answerer.stream(question, llm=llm, history=history)
     # The follow-up rewrite and retrieval run here: errors before any output get a status.
     # The lane slot is held until the stream ends.
-    release = await lane.acquire()
-    try:
-        first = await run_in_threadpool(next, events, None)
-    except BaseException:
-        release()
-        raise
-    rest = chain([first], events) if first is not None else events
+    rest, release = await started_in(lane, events)
     template = ChatCompletionChunk(id=completion_id, created=created, model=model, choices=[])
     body_chunks = iterate_in_threadpool(_chunks(rest, template, request.state))
     return StreamingResponse(
