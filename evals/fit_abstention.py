@@ -3,7 +3,7 @@
     python evals/fit_abstention.py [--index index] [--max-false-refusals 0.05]
 
 Every dev question is retrieved and its evidence measured (rag/answering/abstention.py,
-`evidence_features`); a standardized logistic regression (scikit-learn) learns answerable
+`AbstentionPolicy.measure`); a standardized logistic regression (scikit-learn) learns answerable
 vs unanswerable, and the threshold is the highest one that refuses at most
 `--max-false-refusals` of the answerable dev questions. The test split is never read.
 
@@ -27,7 +27,7 @@ from sklearn.linear_model import LogisticRegression
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rag.answering.abstention import FEATURES, AbstentionModel, evidence_features  # noqa: E402
+from rag.answering.abstention import FEATURES, AbstentionModel  # noqa: E402
 from rag.config import Settings  # noqa: E402
 from rag.evaluation import load_questions, select_split  # noqa: E402
 from rag.services import Services  # noqa: E402
@@ -69,10 +69,7 @@ def measure(answerer, question: str, k: int) -> dict[str, float]:  # noqa: ANN00
     hits = answerer.retrieve(question, k, None)
     sentences = answerer.extractive.features(question, hits)
     ranked = answerer.extractive.rank(sentences)
-    profile = answerer.scorer.profile(question)
-    weights = answerer.extractive.weights
-    passages = "\n".join(f"{h.title} {h.section}\n{h.text}" for h in hits)
-    return evidence_features(answerer.scorer, profile, sentences, ranked, weights, passages)
+    return answerer.policy.measure(question, hits, sentences, ranked)
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ from importlib.resources import files
 from importlib.resources.abc import Traversable
 
 from rag.answering.evidence import EvidenceScorer, QuestionProfile
-from rag.answering.extractive import Candidate, SentenceFeatures, Weights
+from rag.answering.extractive import Candidate, SentenceFeatures
 from rag.errors import RagError
 from rag.schemas import Hit
 
@@ -107,12 +107,11 @@ def evidence_features(
     profile: QuestionProfile,
     sentences: list[SentenceFeatures],
     ranked: list[Candidate],
-    weights: Weights,
     passages: str,
 ) -> dict[str, float]:
     """The model's inputs for one question, its retrieved passages (`passages`: their
-    titles, sections and texts joined) and their sentences."""
-    scores = sorted((weights.score(f) for f in sentences), reverse=True) or [0.0]
+    titles, sections and texts joined) and their sentences (`ranked`: best first)."""
+    scores = [c.score for c in ranked] or [0.0]
     best = [c.text for c in ranked[:EVIDENCE_SENTENCES]]
     joined = "\n".join(best).lower()
     top = "\n".join(best[:3])
@@ -143,19 +142,28 @@ class AbstentionPolicy:
         self.scorer = scorer
         self.model = model or AbstentionModel.load()
 
+    def measure(
+        self,
+        question: str,
+        hits: list[Hit],
+        sentences: list[SentenceFeatures],
+        ranked: list[Candidate],
+    ) -> dict[str, float]:
+        """The model's inputs (also what evals/fit_abstention.py fits on)."""
+        profile = self.scorer.profile(question)
+        passages = "\n".join(f"{h.title} {h.section}\n{h.text}" for h in hits)
+        return evidence_features(self.scorer, profile, sentences, ranked, passages)
+
     def judge(
         self,
         question: str,
         hits: list[Hit],
         sentences: list[SentenceFeatures],
         ranked: list[Candidate],
-        weights: Weights,
     ) -> Verdict:
         if not sentences:
             return Verdict(False, "no passage matches the question")
-        profile = self.scorer.profile(question)
-        passages = "\n".join(f"{h.title} {h.section}\n{h.text}" for h in hits)
-        values = evidence_features(self.scorer, profile, sentences, ranked, weights, passages)
+        values = self.measure(question, hits, sentences, ranked)
         confidence = round(self.model.probability(values), 4)
         answerable = confidence >= self.model.threshold
         reason = (

@@ -123,7 +123,7 @@ class Answerer:
         """Is there evidence for an answer in these passages at all?"""
         sentences = self.extractive.features(question, hits)
         ranked = self.extractive.rank(sentences)
-        return self.policy.judge(question, hits, sentences, ranked, self.extractive.weights)
+        return self.policy.judge(question, hits, sentences, ranked)
 
     def refusal(
         self,

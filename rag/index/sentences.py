@@ -9,6 +9,7 @@ chunk vectors and reused by text on rebuilds, so answering embeds nothing but th
 from __future__ import annotations
 
 import json
+from bisect import bisect_left
 from pathlib import Path
 
 import numpy as np
@@ -58,13 +59,17 @@ class SentenceIndex:
         by_doc: dict[str, list[tuple[int, int]]] = {}
         for row, (doc_id, start, _) in enumerate(self.keys):
             by_doc.setdefault(doc_id, []).append((start, row))
-        return [
-            np.asarray(
-                [row for start, row in by_doc.get(c.doc_id, []) if c.start <= start < c.end],
-                dtype=np.int64,
-            )
-            for c in chunks
-        ]
+        starts: dict[str, list[int]] = {}
+        for doc_id, pairs in by_doc.items():
+            pairs.sort()
+            starts[doc_id] = [start for start, _ in pairs]
+        found = []
+        for c in chunks:  # a binary search per chunk, not a scan of its document
+            pairs = by_doc.get(c.doc_id, [])
+            keys = starts.get(c.doc_id, [])
+            lo, hi = bisect_left(keys, c.start), bisect_left(keys, c.end)
+            found.append(np.asarray([row for _, row in pairs[lo:hi]], dtype=np.int64))
+        return found
 
     def vector(self, doc_id: str, start: int) -> np.ndarray | None:
         row = self._rows.get((doc_id, start))
