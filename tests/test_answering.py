@@ -248,3 +248,20 @@ def test_answers_and_refusals_carry_the_models_confidence(services):
     assert not refusal.answerable
     assert refusal.confidence is not None
     assert refusal.confidence < services.answerer.policy.model.threshold
+
+
+def test_an_unreadable_abstention_model_is_a_clear_error(tmp_path):
+    from rag.answering.abstention import AbstentionModel
+    from rag.errors import RagError
+
+    broken = tmp_path / "abstention_model.json"
+    broken.write_text('{"features": ["best_score"]', "utf-8")
+    with pytest.raises(RagError, match="unreadable.*refit it"):
+        AbstentionModel.load(broken)
+    broken.write_text(
+        '{"features": ["shoe_size"], "mean": [0], "scale": [1], "coef": [1], '
+        '"intercept": 0, "threshold": 0.5}',
+        "utf-8",
+    )
+    with pytest.raises(RagError, match="unknown features"):
+        AbstentionModel.load(broken)

@@ -122,3 +122,14 @@ def test_chat_fatal_errors_exit_non_zero(index_copy, tmp_path):
         env={"RAG_SOURCE_DIR": str(tmp_path / "no-corpus")},
     )
     assert missing.exit_code != 0 and "source folder not found" in missing.stderr
+
+
+def test_eval_refuses_an_unknown_split_or_origin_before_loading_anything(index_copy):
+    index = str(index_copy.index_dir)
+    for args, message in [
+        (("eval", "--split", "train", "--index", index), "unknown split 'train'"),
+        (("eval", "--origin", "web", "--index", index), "unknown origin 'web'"),
+    ]:
+        result = run(*args)
+        assert result.exit_code == 1, args
+        assert message in result.output, (args, result.output)
