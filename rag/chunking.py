@@ -91,6 +91,7 @@ def chunk_document(document: Document, params: ChunkingParams) -> list[Chunk]:
                     text=document.text[start:end],
                     start=start,
                     end=end,
+                    page=document.page_at(start),
                 )
             )
     return chunks

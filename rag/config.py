@@ -98,6 +98,8 @@ class Settings(BaseSettings):
 
     # Corpus updates (`rag add`, `POST /v1/documents`).
     max_upload_bytes: int = Field(default=5 * 1024 * 1024, ge=1)
+    # A .docx is a zip: its parts may unpack to at most this many bytes (zip bombs).
+    max_unpacked_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     # How often (at most) a running service checks index/CURRENT for a generation published
     # by the CLI or another worker; 0 turns following off.
     index_reload_seconds: float = Field(default=0.5, ge=0)

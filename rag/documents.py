@@ -32,7 +32,8 @@ from pydantic import BaseModel
 from rag.config import Settings
 from rag.corpus import read_corpus
 from rag.corpus.changes import FolderChange, recover_interrupted
-from rag.corpus.files import corpus_checksum, decode_text, load_sidecar, parse_cached
+from rag.corpus.files import corpus_checksum, load_sidecar, read_file
+from rag.corpus.formats import ReadLimits
 from rag.corpus.uploads import Upload
 from rag.embedding import Embedder
 from rag.errors import (
@@ -178,15 +179,13 @@ def _index_is_current(config: IndexConfig) -> bool:
     return _live_checksum(config.index_dir) == corpus_checksum(config.source_dir)
 
 
-def _doc_ids_of_file(path: Path) -> list[str]:
+def _doc_ids_of_file(path: Path, limits: ReadLimits) -> list[str]:
     """The ids of the articles a corpus file holds now ([] if it is missing or unreadable)."""
     if not path.is_file():
         return []
     try:
-        return [
-            d.doc_id for d in parse_cached(decode_text(path.read_bytes(), path.name), path.name)
-        ]
-    except CorpusError:
+        return [d.doc_id for d in read_file(path, limits)]
+    except (CorpusError, UploadError):
         return []
 
 
@@ -213,7 +212,7 @@ def add_documents(settings: Settings, embedder: Embedder, uploads: list[Upload])
             path = folder / upload.name
             old_bytes = path.read_bytes() if path.is_file() else None
             new_ids = [d.doc_id for d in upload.documents]
-            stale_ids = set(_doc_ids_of_file(path)) | set(new_ids)
+            stale_ids = set(_doc_ids_of_file(path, config.read_limits)) | set(new_ids)
             # The upload describes its source completely: earlier metadata and removals
             # of the source's articles give way to it.
             wanted.removed = [i for i in wanted.removed if i not in stale_ids]
@@ -303,7 +302,7 @@ def remove_documents(
             by_source.setdefault(documents[doc_id].source, []).append(doc_id)
         deleted: set[str] = set()
         for source, ids in by_source.items():
-            in_file = _doc_ids_of_file(folder / source)
+            in_file = _doc_ids_of_file(folder / source, config.read_limits)
             remaining = [i for i in in_file if i not in wanted.removed and i not in ids]
             if remaining:
                 wanted.removed.extend(ids)
@@ -340,7 +339,7 @@ def _folder_documents(config: IndexConfig) -> dict[str, Document]:
         store = _live(config.index_dir, ChunkStore.load)
         if store is not None:
             return {d.doc_id: d for d in store.documents}
-    return {d.doc_id: d for d in read_corpus(config.source_dir).documents}
+    return {d.doc_id: d for d in read_corpus(config.source_dir, config.read_limits).documents}
 
 
 def live_chunks(index_dir: Path) -> ChunkStore:

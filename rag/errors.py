@@ -42,6 +42,16 @@ class UploadTooLargeError(UploadError):
     """An upload over the size limit (`RAG_MAX_UPLOAD_BYTES`)."""
 
 
+class UnreadableFileError(UploadError):
+    """A PDF, Word or HTML file whose text cannot be extracted: not what its extension
+    says, truncated, corrupt, encrypted, scanned without a text layer, or without article
+    text. The folder reader skips such a file; an upload of one is refused (422)."""
+
+
+class UnpackTooLargeError(UploadTooLargeError):
+    """A compressed file (.docx) that would unpack past `RAG_MAX_UNPACKED_BYTES` (413)."""
+
+
 class UnknownDocumentError(InvalidRequestError):
     """No article with that id."""
 

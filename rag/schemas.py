@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -25,6 +26,13 @@ class Document(BaseModel):
     text: str
     sections: list[Section] = Field(default_factory=list)
     metadata: dict[str, str] = Field(default_factory=dict)
+    pages: list[int] = Field(
+        default_factory=list, description="start offset of each page in `text` (PDF only)"
+    )
+
+    def page_at(self, offset: int) -> int | None:
+        """The 1-based page holding `offset` (None for formats without pages)."""
+        return bisect.bisect_right(self.pages, offset) if self.pages else None
 
     def section_at(self, offset: int) -> Section | None:
         """The section whose span holds `offset` (None for text before the first one)."""
@@ -45,6 +53,7 @@ class Chunk(BaseModel):
     text: str
     start: int
     end: int
+    page: int | None = Field(default=None, description="1-based page of `start` (PDF only)")
 
 
 class Hit(Chunk):

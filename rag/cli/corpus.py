@@ -62,7 +62,9 @@ def ingest(
 
 @app.command()
 def add(
-    paths: Annotated[list[Path], typer.Argument(help=".txt/.md article files to add.")],
+    paths: Annotated[
+        list[Path], typer.Argument(help="Files to add: .txt, .md, .html, .htm, .pdf, .docx.")
+    ],
     metadata: Annotated[
         list[str] | None,
         typer.Option("--metadata", help="key=value for every article added (repeatable)."),
@@ -84,7 +86,15 @@ def add(
             data = path.read_bytes()
         except OSError as exc:
             raise fail(f"{path}: cannot read ({exc.strerror})") from exc
-        uploads.append(prepare_upload(path.name, data, fields, limit=settings.max_upload_bytes))
+        uploads.append(
+            prepare_upload(
+                path.name,
+                data,
+                fields,
+                limit=settings.max_upload_bytes,
+                unpacked_limit=settings.max_unpacked_bytes,
+            )
+        )
     results = add_documents(settings, build_embedder(settings), uploads)
     for result in results:
         articles = len(result.documents)

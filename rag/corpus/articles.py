@@ -6,7 +6,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 
-from rag.corpus.lines import Kind, Line, classify_lines, is_name_list
+from rag.corpus.lines import Kind, Line, classify_lines, is_name_list, join_broken
 from rag.corpus.metadata import extract_metadata
 from rag.schemas import Document, Section
 
@@ -26,13 +26,6 @@ class _Draft:
         return any(kind == "para" for kind, _ in self.blocks)
 
 
-def _join(left: str, right: str) -> str:
-    """Glue a sentence broken across lines (no space between CJK characters)."""
-    if left[-1:].isascii() and left[-1:].isalnum() and right[:1].isascii() and right[:1].isalnum():
-        return f"{left} {right}"
-    return left + right
-
-
 def _repair(lines: list[Line]) -> list[Line]:
     """Join a fragment with the body line that continues it; nothing else is glued."""
     out: list[Line] = []
@@ -43,7 +36,9 @@ def _repair(lines: list[Line]) -> list[Line]:
             continue
         if pending is not None:
             if line.kind in (Kind.BODY, Kind.FRAGMENT):
-                line = Line(line.kind, _join(pending.text, line.text), indented=pending.indented)
+                line = Line(
+                    line.kind, join_broken(pending.text, line.text), indented=pending.indented
+                )
             else:
                 out.append(Line(Kind.BODY, pending.text, indented=pending.indented))
             pending = None

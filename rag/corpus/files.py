@@ -1,20 +1,23 @@
-"""Find and decode source files; a bad file is reported by name and skipped, never fatal."""
+"""Find and read source files; a bad file is reported by name and skipped, never fatal."""
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import os
+import threading
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rag.corpus.articles import parse_articles
-from rag.errors import CorpusError
+from cachetools import LRUCache
+
+from rag.corpus.formats import SUFFIXES, ReadLimits, decode_text, read_bytes
+from rag.errors import CorpusError, UploadError
 from rag.schemas import Document
 
-SUFFIXES = (".txt", ".md")
+__all__ = ["SUFFIXES", "decode_text"]
+
 # Beside the files: metadata set on upload and articles removed from multi-article files
 # (`rag add --metadata`, `rag remove`), applied by the reader and part of the checksum.
 SIDECAR = ".rag-corpus.json"
@@ -27,23 +30,6 @@ class CorpusReport:
     documents: list[Document] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
-
-
-def decode_text(data: bytes, name: str) -> str:
-    """Decode a source file's bytes, refusing what is not article text."""
-    if not data.strip():
-        raise CorpusError(f"{name}: file is empty")
-    if b"\x00" in data:
-        raise CorpusError(f"{name}: file looks binary (contains NUL bytes)")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise CorpusError(
-            f"{name}: not valid UTF-8 (byte {exc.start}); convert it to UTF-8 first"
-        ) from exc
-    if not text.strip():
-        raise CorpusError(f"{name}: file has no text")
-    return text
 
 
 def read_text_file(path: Path) -> str:
@@ -140,26 +126,47 @@ def save_sidecar(folder: Path, sidecar: CorpusSidecar) -> None:
     write_atomic(path, (text + "\n").encode("utf-8"))
 
 
-@functools.lru_cache(maxsize=256)
-def _parsed(text: str, name: str) -> tuple[Document, ...]:
-    return tuple(parse_articles(text, name))
+# Extracted articles by (content digest, file name, limits). Reading a PDF or tagging an
+# article's metadata is slow, and a long-running service re-reads the whole folder on
+# every corpus update: only new or changed files are read again.
+_EXTRACTED: LRUCache[tuple[str, str, ReadLimits], tuple[Document, ...]] = LRUCache(4096)
+_EXTRACTED_LOCK = threading.Lock()
 
 
-def parse_cached(text: str, name: str) -> list[Document]:
-    """`parse_articles`, remembered: a long-running service re-reads the whole folder on
-    every corpus update, and only changed files need parsing (metadata tagging is slow)."""
-    return [d.model_copy(deep=True) for d in _parsed(text, name)]
+def parse_cached(data: bytes, name: str, limits: ReadLimits | None = None) -> list[Document]:
+    """The articles of a file's bytes (any supported format), remembered by content hash.
+
+    Raises CorpusError or UploadError (UnreadableFileError, UnpackTooLargeError).
+    """
+    limits = limits or ReadLimits()
+    key = (hashlib.sha256(data).hexdigest(), name, limits)
+    with _EXTRACTED_LOCK:
+        documents = _EXTRACTED.get(key)
+    if documents is None:
+        documents = tuple(read_bytes(data, name, limits))
+        with _EXTRACTED_LOCK:
+            _EXTRACTED[key] = documents
+    return [d.model_copy(deep=True) for d in documents]
 
 
-def read_corpus(folder: Path) -> CorpusReport:
-    """Read every .txt/.md file of `folder` into articles (the sidecar applied)."""
+def read_file(path: Path, limits: ReadLimits | None = None) -> list[Document]:
+    """The articles of one corpus file (CorpusError or UploadError when it is unreadable)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CorpusError(f"{path.name}: cannot read ({exc.strerror})") from exc
+    return parse_cached(data, path.name, limits)
+
+
+def read_corpus(folder: Path, limits: ReadLimits | None = None) -> CorpusReport:
+    """Read every supported file of `folder` into articles (the sidecar applied)."""
     report = CorpusReport()
     sidecar = load_sidecar(folder)
     removed = set(sidecar.removed)
     for path in source_files(folder):
         try:
-            documents = parse_cached(read_text_file(path), path.name)
-        except CorpusError as exc:
+            documents = read_file(path, limits)
+        except (CorpusError, UploadError) as exc:
             report.skipped[path.name] = str(exc)
             continue
         if not documents:

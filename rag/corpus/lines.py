@@ -85,6 +85,13 @@ def ends_sentence(text: str) -> bool:
     return bool(text) and text[-1] in SENTENCE_END
 
 
+def join_broken(left: str, right: str) -> str:
+    """Glue a sentence broken across lines (no space between CJK characters)."""
+    if left[-1:].isascii() and left[-1:].isalnum() and right[:1].isascii() and right[:1].isalnum():
+        return f"{left} {right}"
+    return left + right
+
+
 def is_name_list(text: str) -> bool:
     """'陈志强 冯志军 许丽慧', '李静': a line of personal names only."""
     return bool(_NAME_LIST.match(text)) and all(t[0] in SURNAMES for t in text.split())

@@ -10,7 +10,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-from rag.corpus.files import SUFFIXES, decode_text, parse_cached
+from rag.corpus.files import parse_cached
+from rag.corpus.formats import MAX_TITLE_CHARS, SUFFIXES, ReadLimits
 from rag.errors import CorpusError, UploadError, UploadTooLargeError
 from rag.query import DATE_FORMATS, is_iso_date
 from rag.schemas import Document
@@ -18,8 +19,7 @@ from rag.schemas import Document
 MAX_NAME_CHARS = 120
 MAX_METADATA_FIELDS = 20
 MAX_METADATA_CHARS = 200
-# A title is repeated in every chunk (and its embedding input): a long one is refused.
-MAX_TITLE_CHARS = 200
+ACCEPTED = ", ".join(SUFFIXES)
 
 _METADATA_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,39}$")
 _UNSAFE_CHARS = re.compile(r"[^\w.\-]+")
@@ -45,7 +45,7 @@ def safe_name(raw: str) -> str:
 
     Directories are dropped (`../../x.md`, `/abs/x.md`, `C:\\\\x.md` -> `x.md`), control
     characters (NUL) and anything but letters, digits, `.`, `-`, `_` become `_`, leading
-    dots are stripped (no hidden files), and only `.txt`/`.md` are accepted.
+    dots are stripped (no hidden files), and only the extensions of rag/corpus/formats.
     """
     name = unicodedata.normalize("NFC", raw or "").replace("\\", "/")
     name = PurePosixPath("x/" + name).name if not name.endswith("/") else ""
@@ -57,11 +57,11 @@ def safe_name(raw: str) -> str:
         if suffix or not stem:
             raise UploadError(f"file name {shown(raw)} has no usable name")
         raise UploadError(
-            f"file name {shown(raw)} has no extension: only .txt and .md files are accepted"
+            f"file name {shown(raw)} has no extension: only {ACCEPTED} files are accepted"
         )
     if suffix not in SUFFIXES:
         raise UploadError(
-            f"file name {shown(raw)}: '{suffix}' files are not accepted, only .txt and .md"
+            f"file name {shown(raw)}: '{suffix}' files are not accepted, only {ACCEPTED}"
         )
     stem = stem[: MAX_NAME_CHARS - len(suffix)].rstrip("._-")
     return stem + suffix
@@ -114,16 +114,25 @@ def check_size(name: str, size: int, limit: int) -> None:
         )
 
 
-def prepare_upload(raw_name: str, data: bytes, metadata: object = None, *, limit: int) -> Upload:
-    """Validate a file upload: size, name, UTF-8 text, at least one article."""
+def prepare_upload(
+    raw_name: str,
+    data: bytes,
+    metadata: object = None,
+    *,
+    limit: int,
+    unpacked_limit: int | None = None,
+) -> Upload:
+    """Validate a file upload: size, name, metadata, and its text extracted (at least one
+    article). Every check runs here, before anything is stored, so a bad file is refused
+    whether the rest of the upload runs now or later."""
     name = safe_name(raw_name)
     check_size(name, len(data), limit)
     metadata = check_metadata(metadata)
+    limits = ReadLimits(unpacked_limit) if unpacked_limit is not None else ReadLimits()
     try:
-        text = decode_text(data, name)
+        documents = parse_cached(data, name, limits)
     except CorpusError as exc:
         raise UploadError(str(exc)) from exc
-    documents = parse_cached(text, name)
     if not documents:
         raise UploadError(f"{name}: no article text found (only headings, bylines or captions)")
     for document in documents:
@@ -149,8 +158,14 @@ def prepare_json_upload(
         raise UploadError("text is empty")
     if source and source.strip():
         raw_name = source
-        if not PurePosixPath(raw_name.replace("\\", "/")).suffix:
+        suffix = PurePosixPath(raw_name.replace("\\", "/")).suffix.lower()
+        if not suffix:
             raw_name += ".md"
+        elif suffix in SUFFIXES and suffix not in (".md", ".txt"):
+            raise UploadError(
+                f"source {shown(source)}: a JSON upload is text, stored as .md or .txt; "
+                f"send a {suffix} file as multipart 'file'"
+            )
     else:  # named after the title, which may hold dots or slashes ("1.5万人", "图/文")
         raw_name = re.sub(r"[\\/.]", "_", title) + ".md"
     data = f"# {title}\n\n{text.strip()}\n".encode()

@@ -21,6 +21,7 @@ from tqdm import tqdm
 from rag.chunking import ChunkingParams, chunk_documents
 from rag.corpus import read_corpus
 from rag.corpus.files import corpus_checksum
+from rag.corpus.formats import ReadLimits
 from rag.embedding import Embedder
 from rag.errors import IndexStateError
 from rag.index.chunks import ChunkStore
@@ -53,6 +54,7 @@ class IndexConfig:
     dense: DenseParams = DenseParams()
     stores: StoreConfig = StoreConfig()
     batch_size: int = 32
+    read_limits: ReadLimits = ReadLimits()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> IndexConfig:
@@ -67,6 +69,7 @@ class IndexConfig:
             dense=DenseParams.from_settings(settings),
             stores=StoreConfig.from_settings(settings),
             batch_size=settings.embedding_batch_size,
+            read_limits=ReadLimits(max_unpacked_bytes=settings.max_unpacked_bytes),
         )
 
 
@@ -163,9 +166,9 @@ def build_index(config: IndexConfig, embedder: Embedder, *, progress: bool = Fal
     """
     started = time.perf_counter()
     checksum = corpus_checksum(config.source_dir)
-    corpus = read_corpus(config.source_dir)
+    corpus = read_corpus(config.source_dir, config.read_limits)
     if not corpus.documents:
-        reasons = "; ".join(corpus.skipped.values()) or "no .txt or .md files"
+        reasons = "; ".join(corpus.skipped.values()) or "no readable files"
         raise IndexStateError(f"nothing to index in {config.source_dir}: {reasons}")
     chunks = chunk_documents(corpus.documents, config.chunking)
     embed_started = time.perf_counter()

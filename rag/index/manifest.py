@@ -6,7 +6,9 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-FORMAT_VERSION = 4  # 2: document metadata (place, date, newspaper); 3: IVF; 4: sentence vectors
+# 2: document metadata (place, date, newspaper); 3: IVF; 4: sentence vectors;
+# 5: page numbers (PDF) on documents and chunks
+FORMAT_VERSION = 5
 
 
 class Manifest(BaseModel):

@@ -37,7 +37,11 @@ UPLOAD_BODY: dict[str, Any] = {
                 "type": "object",
                 "required": ["file"],
                 "properties": {
-                    "file": {"type": "string", "format": "binary", "description": ".txt or .md"},
+                    "file": {
+                        "type": "string",
+                        "format": "binary",
+                        "description": "an article file: .txt, .md, .html, .htm, .pdf or .docx",
+                    },
                     "metadata": {
                         "type": "string",
                         "description": 'a JSON object of strings, e.g. {"place": "桂阳县"}',
@@ -74,8 +78,14 @@ def get_document(doc_id: str, services: ServicesDep) -> DocumentResponse:
     status_code=201,
     openapi_extra={"requestBody": UPLOAD_BODY},
     responses={
-        413: {"description": "over the upload limit (RAG_MAX_UPLOAD_BYTES)"},
-        422: {"description": "not UTF-8 text, empty, binary, not .txt/.md, bad metadata"},
+        413: {
+            "description": "over the upload limit (RAG_MAX_UPLOAD_BYTES), or a .docx "
+            "unpacking past RAG_MAX_UNPACKED_BYTES"
+        },
+        422: {
+            "description": "an unsupported type, an extension that lies, a corrupt, truncated, "
+            "encrypted or scanned file, no article text, a long title, bad metadata"
+        },
         503: {"description": "busy (Retry-After), or a folder that cannot be written"},
         507: {"description": "no space left for the corpus or index folder"},
     },
@@ -88,7 +98,7 @@ async def add_document(request: Request, services: ServicesDep) -> AddResult:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "multipart/form-data":
         body = await _read_body(request, limit + FORM_OVERHEAD, limit)
-        upload = await _form_upload(request, body, limit)
+        upload = await _form_upload(request, body, limit, services.settings.max_unpacked_bytes)
     elif content_type in ("application/json", ""):
         # JSON escapes can double the size of the text.
         body = await _read_body(request, 2 * limit + FORM_OVERHEAD, limit)
@@ -150,7 +160,7 @@ async def _read_body(request: Request, cap: int, limit: int) -> bytes:
     return b"".join(parts)
 
 
-async def _form_upload(request: Request, body: bytes, limit: int) -> Upload:
+async def _form_upload(request: Request, body: bytes, limit: int, unpacked_limit: int) -> Upload:
     sent = False
 
     async def replay() -> dict[str, Any]:
@@ -180,7 +190,13 @@ async def _form_upload(request: Request, body: bytes, limit: int) -> Upload:
                 raise UploadError("metadata is nested too deeply: send a flat JSON object") from exc
             except ValueError as exc:
                 raise UploadError(f"metadata is not valid JSON ({exc})") from exc
-        return prepare_upload(file.filename or "", data, metadata, limit=limit)
+        return prepare_upload(
+            file.filename or "",
+            data,
+            metadata,
+            limit=limit,
+            unpacked_limit=unpacked_limit,
+        )
     finally:
         await form.close()
 

@@ -1,0 +1,96 @@
+"""HTML pages (trafilatura): the article body without the page chrome, plus its metadata.
+
+trafilatura drops navigation, ads, footers and comment boxes and finds the title, date,
+byline and site name. Its body (headings, paragraphs, lists, table rows) is written out
+as a markdown page and read like the scraped pages, so a page holding several articles
+is split the same way (rag/corpus/articles.py).
+"""
+
+from __future__ import annotations
+
+import re
+
+import trafilatura
+from lxml.etree import _Element
+
+from rag.corpus.articles import parse_articles
+from rag.corpus.formats.base import ReadLimits, clip_title, sniff
+from rag.corpus.lines import normalize
+from rag.errors import UnreadableFileError
+from rag.schemas import Document
+
+_MARKUP = re.compile(rb"<\s*(?:!doctype\s+html|html|head|body|title|p|div|article)\b", re.I)
+_HEADING = re.compile(r"^h([1-6])$")
+
+
+def _check_markup(data: bytes, name: str) -> None:
+    found = sniff(data)
+    if found is not None:
+        raise UnreadableFileError(f"{name}: not an HTML page: the file holds {found}")
+    if not data.strip():
+        raise UnreadableFileError(f"{name}: file is empty")
+    if b"\x00" in data or not _MARKUP.search(data[:65536]):
+        raise UnreadableFileError(f"{name}: not an HTML page (no HTML markup found)")
+
+
+def _text(element: _Element) -> list[str]:
+    """The lines of an element's text (<lb/> is a line break)."""
+    pieces = [element.text or ""]
+    for node in element.iterdescendants():
+        pieces.append("\n" if node.tag == "lb" else node.text or "")
+        pieces.append(node.tail or "")
+    return [line for raw in "".join(pieces).split("\n") if (line := normalize(raw))]
+
+
+def _markdown(body: _Element, title: str) -> str:
+    """The extracted body as a markdown page, the page title first unless a top heading
+    already opens it."""
+    lines: list[str] = []
+    for element in body:
+        heading = _HEADING.match(str(element.get("rend", ""))) if element.tag == "head" else None
+        if heading:
+            level = int(heading.group(1))
+            lines.extend(f"{'#' * level} {text}" for text in _text(element)[:1])
+        elif element.tag == "table":
+            for row in element.iter("row"):
+                cells = [" ".join(_text(cell)) for cell in row.iter("cell")]
+                if any(cells):
+                    lines.append(" | ".join(c for c in cells if c))
+        elif element.tag == "list":
+            for item in element.iter("item"):
+                lines.extend(_text(item))
+        else:
+            lines.extend(_text(element))
+        lines.append("")
+    if title and not (lines and lines[0].startswith("# ")):
+        lines[:0] = [f"# {title}", ""]
+    return "\n".join(lines)
+
+
+def read_html(data: bytes, name: str, limits: ReadLimits) -> list[Document]:
+    """The page's articles; its date, byline and site name go into their metadata."""
+    _check_markup(data, name)
+    extracted = trafilatura.bare_extraction(
+        data,
+        with_metadata=True,
+        include_comments=False,
+        include_tables=True,
+        include_formatting=False,
+        include_images=False,
+    )
+    body = getattr(extracted, "body", None) if extracted is not None else None
+    if body is None or not len(body):
+        raise UnreadableFileError(f"{name}: no article text found in the page")
+    title = clip_title(extracted.title or "")
+    documents = parse_articles(_markdown(body, title), name)
+    if not documents:
+        raise UnreadableFileError(f"{name}: no article text found in the page")
+    found = {
+        "date": extracted.date or "",
+        "author": " ".join((extracted.author or "").split()),
+        "site": " ".join((extracted.sitename or "").split()),
+    }
+    for document in documents:
+        document.title = clip_title(document.title)
+        document.metadata.update({key: value for key, value in found.items() if value})
+    return documents
