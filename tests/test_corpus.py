@@ -114,11 +114,13 @@ def test_unreadable_files_are_skipped_with_a_reason(tmp_path: Path):
     (tmp_path / "empty.txt").write_text("", "utf-8")
     (tmp_path / "latin1.txt").write_bytes("基层治理".encode("gb18030"))
     (tmp_path / "binary.txt").write_bytes(b"\x89PNG\x00\x00\x01")
-    (tmp_path / "ignored.pdf").write_bytes(b"%PDF")
+    (tmp_path / "ignored.png").write_bytes(b"\x89PNG\x00\x00\x01")
+    (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.4\n1 0 obj")
     report = read_corpus(tmp_path)
     assert report.files == ["good.md"]
     assert [d.title for d in report.documents] == ["标题"]
-    assert set(report.skipped) == {"empty.txt", "latin1.txt", "binary.txt"}
+    assert set(report.skipped) == {"empty.txt", "latin1.txt", "binary.txt", "broken.pdf"}
+    assert "truncated" in report.skipped["broken.pdf"]
     assert "UTF-8" in report.skipped["latin1.txt"]
     assert "empty" in report.skipped["empty.txt"]
     assert "binary" in report.skipped["binary.txt"]

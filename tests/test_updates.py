@@ -105,7 +105,7 @@ def test_file_names_are_reduced_to_a_safe_base_name(raw, name):
     [
         ("../../etc/passwd", "no extension"),
         ("/etc/passwd", "no extension"),
-        ("report.pdf", "'.pdf' files are not accepted"),
+        ("report.xlsx", "'.xlsx' files are not accepted"),
         ("note.md\x00.sh", "'.sh' files are not accepted"),
         ("..", "no usable name"),
         ("../", "no usable name"),
@@ -377,10 +377,12 @@ def test_cli_bad_input_exits_1_and_leaves_the_index_untouched(index_copy, tmp_pa
     (tmp_path / "ok.md").write_bytes(CLINIC_FILE)
     (tmp_path / "latin1.txt").write_bytes("# Titel\n\nGrüße aus Köln.".encode("latin-1"))
     (tmp_path / "scan.pdf").write_bytes(b"%PDF-1.4")
+    (tmp_path / "sheet.xlsx").write_bytes(b"PK\x03\x04")
     for args, message in [
         (["add", str(tmp_path / "missing.md")], "cannot read"),
         (["add", str(tmp_path / "ok.md"), str(tmp_path / "latin1.txt")], "not valid UTF-8"),
-        (["add", str(tmp_path / "scan.pdf")], "'.pdf' files are not accepted"),
+        (["add", str(tmp_path / "scan.pdf")], "truncated"),
+        (["add", str(tmp_path / "sheet.xlsx")], "'.xlsx' files are not accepted"),
         (["add", str(tmp_path / "ok.md"), "--metadata", "place"], "not key=value"),
         (["add", str(tmp_path / "ok.md"), "--metadata", "date=yesterday"], "not a date"),
         (["remove", "no-such-id"], "no document with id"),

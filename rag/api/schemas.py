@@ -90,6 +90,9 @@ class DocumentResponse(BaseModel):
     title: str
     text: str
     sections: list[Section]
+    pages: list[int] = Field(
+        default_factory=list, description="start offset of each page in `text` (PDF only)"
+    )
 
 
 class Health(BaseModel):

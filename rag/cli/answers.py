@@ -25,7 +25,7 @@ from rag.errors import RagError
 from rag.query import check_mode
 
 if TYPE_CHECKING:
-    from rag.schemas import Answer
+    from rag.schemas import Answer, Hit
 
 
 @app.command()
@@ -59,7 +59,7 @@ def search(
         typer.echo("no passage matches")
     for rank, hit in enumerate(hits, start=1):
         heading = f"{hit.title} › {hit.section}" if hit.section else hit.title
-        typer.secho(f"[{rank}] {hit.score:.4f}  {heading}  ({hit.source})", bold=True)
+        typer.secho(f"[{rank}] {hit.score:.4f}  {heading}  ({where(hit)})", bold=True)
         typer.echo(f"    {hit.text}\n")
 
 
@@ -87,6 +87,11 @@ def ask(
     print_answer(answer)
 
 
+def where(hit: Hit) -> str:
+    """'report.pdf, p. 2' for a paginated source, else the file name."""
+    return f"{hit.source}, p. {hit.page}" if hit.page is not None else hit.source
+
+
 def print_answer(answer: Answer) -> None:
     """The answer, then its sources; notes and warnings go to stderr (`ask`, `chat`)."""
     typer.echo(answer.answer)
@@ -100,7 +105,7 @@ def print_answer(answer: Answer) -> None:
         typer.secho("\nsources:", bold=True)
     for citation in answer.citations:
         heading = f"{citation.title} › {citation.section}" if citation.section else citation.title
-        typer.secho(f"[{citation.n}] {heading}  ({citation.source})", bold=True)
+        typer.secho(f"[{citation.n}] {heading}  ({where(citation)})", bold=True)
         typer.echo(f"    {citation.text}")
 
 

@@ -70,6 +70,7 @@ def get_document(doc_id: str, services: ServicesDep) -> DocumentResponse:
         title=document.title,
         text=document.text,
         sections=document.sections,
+        pages=document.pages,
     )
 
 

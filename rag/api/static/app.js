@@ -174,10 +174,15 @@ function renderAnswer(data) {
   $("sources").replaceChildren(
     ...data.citations.map((c) =>
       el("li", {},
-        citeButton(c, el("span", { class: "source-title" }, `[${c.n}] ${c.title}${c.section ? ` › ${c.section}` : ""}`), "source"),
+        citeButton(c, el("span", { class: "source-title" }, `[${c.n}] ${c.title}${c.section ? ` › ${c.section}` : ""}${pageLabel(c)}`), "source"),
         el("p", { class: "source-text" }, c.text.length > 90 ? `${c.text.slice(0, 90)}…` : c.text))),
   );
   $("sources-box").hidden = data.citations.length === 0;
+}
+
+// " · 第2页" for a citation into a PDF (its page), "" for other formats.
+function pageLabel(citation) {
+  return citation.page == null ? "" : ` · 第${citation.page}页`;
 }
 
 function citeButton(citation, label, kind) {
@@ -217,7 +222,9 @@ async function openDocument(docId, citation, trigger) {
 function renderArticle(doc, citation) {
   $("viewer-title").textContent = doc.title;
   const where = citation?.section ? ` · ${citation.section}` : "";
-  $("article-meta").textContent = citation ? `引用 [${citation.n}]${where} · ${doc.source}` : doc.source;
+  $("article-meta").textContent = citation
+    ? `引用 [${citation.n}]${where}${pageLabel(citation)} · ${doc.source}`
+    : doc.source;
   const range = citation ? [citation.start, citation.end] : null;
   const sections = doc.sections.length ? doc.sections : [{ title: "", start: 0, end: doc.text.length }];
   const parts = [];

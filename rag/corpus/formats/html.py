@@ -21,6 +21,9 @@ from rag.schemas import Document
 
 _MARKUP = re.compile(rb"<\s*(?:!doctype\s+html|html|head|body|title|p|div|article)\b", re.I)
 _HEADING = re.compile(r"^h([1-6])$")
+# Less article text than this is what is left of a page without an article (an ad, a
+# caption): no news report is that short.
+MIN_ARTICLE_CHARS = 50
 
 
 def _check_markup(data: bytes, name: str) -> None:
@@ -77,13 +80,14 @@ def read_html(data: bytes, name: str, limits: ReadLimits) -> list[Document]:
         include_tables=True,
         include_formatting=False,
         include_images=False,
+        favor_precision=True,
     )
     body = getattr(extracted, "body", None) if extracted is not None else None
     if body is None or not len(body):
         raise UnreadableFileError(f"{name}: no article text found in the page")
     title = clip_title(extracted.title or "")
     documents = parse_articles(_markdown(body, title), name)
-    if not documents:
+    if sum(len(s.strip()) for d in documents for s in d.text.split("\n")) < MIN_ARTICLE_CHARS:
         raise UnreadableFileError(f"{name}: no article text found in the page")
     found = {
         "date": extracted.date or "",
