@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import re
 
+import lxml.html
 import trafilatura
+from lxml import etree
 from lxml.etree import _Element
+from trafilatura.settings import Document as Extraction
 
 from rag.corpus.articles import parse_articles
 from rag.corpus.formats.base import ReadLimits, clip_title, sniff
@@ -70,11 +73,9 @@ def _markdown(body: _Element, title: str) -> str:
     return "\n".join(lines)
 
 
-def read_html(data: bytes, name: str, limits: ReadLimits) -> list[Document]:
-    """The page's articles; its date, byline and site name go into their metadata."""
-    _check_markup(data, name)
-    extracted = trafilatura.bare_extraction(
-        data,
+def _extract(page: bytes | str) -> Extraction | None:
+    return trafilatura.bare_extraction(
+        page,
         with_metadata=True,
         include_comments=False,
         include_tables=True,
@@ -82,18 +83,45 @@ def read_html(data: bytes, name: str, limits: ReadLimits) -> list[Document]:
         include_images=False,
         favor_precision=True,
     )
-    body = getattr(extracted, "body", None) if extracted is not None else None
-    if body is None or not len(body):
-        raise UnreadableFileError(f"{name}: no article text found in the page")
-    title = clip_title(extracted.title or "")
-    documents = parse_articles(_markdown(body, title), name)
+
+
+def _article_pages(data: bytes) -> list[str]:
+    """Each <article> of a page that holds several, as a page of its own ([] otherwise):
+    the extractor alone keeps only the main one."""
+    try:
+        tree = lxml.html.fromstring(data)
+    except (etree.ParserError, ValueError):
+        return []
+    articles = tree.xpath("//article[not(ancestor::article)]")
+    if len(articles) < 2:
+        return []
+    return [f"<html><body>{lxml.html.tostring(a, encoding=str)}</body></html>" for a in articles]
+
+
+def _has_body(extracted: Extraction | None) -> bool:
+    return extracted is not None and extracted.body is not None and len(extracted.body) > 0
+
+
+def read_html(data: bytes, name: str, limits: ReadLimits) -> list[Document]:
+    """The page's articles; its date, byline and site name go into their metadata."""
+    _check_markup(data, name)
+    page = _extract(data)
+    parts = [e for e in map(_extract, _article_pages(data)) if _has_body(e)]
+    if not parts and _has_body(page):
+        parts = [page]
+    markdown = "\n".join(_markdown(e.body, clip_title(e.title or "")) for e in parts)
+    documents = parse_articles(markdown, name)
     if sum(len(s.strip()) for d in documents for s in d.text.split("\n")) < MIN_ARTICLE_CHARS:
         raise UnreadableFileError(f"{name}: no article text found in the page")
-    found = {
-        "date": extracted.date or "",
-        "author": " ".join((extracted.author or "").split()),
-        "site": " ".join((extracted.sitename or "").split()),
-    }
+    found = (
+        {
+            "date": page.date or "",
+            "author": " ".join((page.author or "").split()),
+            "site": " ".join((page.sitename or "").split()),
+        }
+        if page is not None
+        else {}
+    )
     for document in documents:
         document.title = clip_title(document.title)
         document.metadata.update({key: value for key, value in found.items() if value})
