@@ -22,7 +22,8 @@ def test_search_json_shape(index_copy):
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
     assert payload["query"] == "醴陵玻璃椒种植面积" and len(payload["hits"]) == 3
-    keys = {"chunk_id", "doc_id", "source", "title", "section", "text", "start", "end", "score"}
+    keys = {"chunk_id", "doc_id", "source", "title", "section", "text", "start", "end", "page"}
+    keys.add("score")
     assert set(payload["hits"][0]) == keys
 
 
