@@ -131,7 +131,7 @@ def _open(data: bytes, name: str) -> PdfReader:
     except DependencyError as exc:
         raise UnreadableFileError(f"{name}: the PDF's encryption is not supported ({exc})") from exc
     except PyPdfError as exc:
-        raise UnreadableFileError(f"{name}: not a readable PDF ({exc})") from exc
+        raise UnreadableFileError(f"{name}: the PDF is corrupt ({exc})") from exc
     return reader
 
 
