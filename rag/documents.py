@@ -184,7 +184,7 @@ def _doc_ids_of_file(path: Path, limits: ReadLimits) -> list[str]:
     if not path.is_file():
         return []
     try:
-        return [d.doc_id for d in read_file(path, limits)]
+        return [d.doc_id for d in read_file(path, limits).documents]
     except (CorpusError, UploadError):
         return []
 

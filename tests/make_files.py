@@ -144,6 +144,23 @@ def word_bytes() -> bytes:
     return out.getvalue()
 
 
+def long_word(sections: int) -> bytes:
+    """A Word report of `sections` headed sections (for timings), each with a table."""
+    document = docx.Document()
+    document.add_heading(WORD_TITLE, level=1)
+    for n in range(1, sections + 1):
+        document.add_heading(f"第{n}部分 {WORD_HEADING}", level=2)
+        for p in range(3):
+            document.add_paragraph(f"第{n}项工作{p}：{WORD_PARAGRAPH}")
+        table = document.add_table(rows=0, cols=3)
+        for row in WORD_TABLE:
+            for cell, text in zip(table.add_row().cells, row, strict=True):
+                cell.text = f"{text}{n}"
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
 def zip_bomb_docx(unpacked: int) -> bytes:
     """A valid .docx plus one highly compressible entry that unpacks to `unpacked` bytes."""
     out = io.BytesIO()

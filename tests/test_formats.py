@@ -4,13 +4,17 @@ cached by content, and answered with citations once added over HTTP or the CLI."
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from rag.chunking import ChunkingParams, chunk_document
 from rag.cli import app as cli_app
-from rag.corpus import files as files_module
+from rag.corpus import extracted as extracted_module
 from rag.corpus import read_corpus
 from rag.corpus.files import parse_cached
 from rag.corpus.formats import MAX_TITLE_CHARS
@@ -36,6 +40,7 @@ from tests.make_files import (
 from tests.test_api_updates import ask, live_server
 
 runner = CliRunner()
+ROOT = Path(__file__).resolve().parent.parent
 ANSWER = "白沙镇今年建成农村生活污水处理站14座"
 
 
@@ -64,6 +69,13 @@ def test_pdf_text_layer_with_pages_sections_and_rejoined_lines():
     chunks = chunk_document(document, ChunkingParams())
     assert {c.page for c in chunks if "14座" in c.text} == {2}
     assert_exact_chunks(document)
+
+
+def test_pdf_title_wrapped_onto_two_lines_is_one_title():
+    lines = [("青山县2023年度乡村振兴", 18), ("工作总结报告", 18), ("一、总体情况", 14)]
+    document = only(parse_cached(pdf_bytes([[*lines, REPORT_PAGE_1[1]]]), "wrapped.pdf"))
+    assert document.title == "青山县2023年度乡村振兴工作总结报告"
+    assert [s.title for s in document.sections] == ["一、总体情况"]
 
 
 def test_pdf_set_in_one_size_tells_headings_by_their_shape():
@@ -120,13 +132,13 @@ def test_extracted_titles_are_cut_to_the_limit():
 
 def test_extraction_is_cached_by_content_hash(tmp_path, monkeypatch):
     calls: list[str] = []
-    read = files_module.read_bytes
+    read = extracted_module.read_bytes
 
     def counting(data: bytes, name: str, limits) -> list[Document]:  # noqa: ANN001
         calls.append(name)
         return read(data, name, limits)
 
-    monkeypatch.setattr(files_module, "read_bytes", counting)
+    monkeypatch.setattr(extracted_module, "read_bytes", counting)
     (tmp_path / "report.pdf").write_bytes(pdf_bytes([[("缓存测试", 14), REPORT_PAGE_2[1]]]))
     (tmp_path / "cached.docx").write_bytes(word_bytes())
     first = read_corpus(tmp_path)
@@ -207,3 +219,45 @@ def test_cli_add_ingest_and_ask_show_the_page(index_copy, tmp_path):
     listed = runner.invoke(cli_app, ["list", "--json", "--index", str(index_copy.index_dir)])
     titles = {d["source"]: d["title"] for d in json.loads(listed.stdout)}
     assert titles["report.pdf"] == REPORT_TITLE and titles["roads.docx"] == WORD_TITLE
+
+
+# Run in a fresh process (an empty in-memory cache): a forced rebuild reads no file again.
+REBUILD_COUNTING_READS = """
+import json, sys
+import rag.corpus.extracted as extracted
+from rag.config import Settings
+from rag.documents import rebuild
+from rag.embedding import build_embedder
+calls = []
+read = extracted.read_bytes
+extracted.read_bytes = lambda data, name, limits: calls.append(name) or read(data, name, limits)
+settings = Settings(source_dir=sys.argv[1], index_dir=sys.argv[2], _env_file=None)
+report = rebuild(settings, build_embedder(settings))
+print(json.dumps({"reads": calls, "files": report.manifest.files}))
+"""
+
+
+def test_a_rebuild_in_another_process_reuses_the_saved_extractions(index_copy, embedder):
+    from rag.corpus.uploads import prepare_upload
+    from rag.documents import add_documents
+
+    upload = prepare_upload("report.pdf", report_pdf(), limit=index_copy.max_upload_bytes)
+    add_documents(index_copy, embedder, [upload])
+    (index_copy.source_dir / "roads.docx").write_bytes(word_bytes())  # new: read once
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            REBUILD_COUNTING_READS,
+            str(index_copy.source_dir),
+            str(index_copy.index_dir),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert "report.pdf" in result["files"] and "roads.docx" in result["files"]
+    assert result["reads"] == ["roads.docx"]

@@ -5,18 +5,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import threading
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cachetools import LRUCache
-
-from rag.corpus.formats import SUFFIXES, ReadLimits, decode_text, read_bytes
+from rag.corpus.extracted import Extraction, extract, parse_cached
+from rag.corpus.formats import SUFFIXES, ReadLimits, decode_text
 from rag.errors import CorpusError, UploadError
 from rag.schemas import Document
 
-__all__ = ["SUFFIXES", "decode_text"]
+__all__ = ["SUFFIXES", "decode_text", "parse_cached"]
 
 # Beside the files: metadata set on upload and articles removed from multi-article files
 # (`rag add --metadata`, `rag remove`), applied by the reader and part of the checksum.
@@ -30,6 +28,7 @@ class CorpusReport:
     documents: list[Document] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
+    extractions: list[Extraction] = field(default_factory=list)  # of the files read
 
 
 def read_text_file(path: Path) -> str:
@@ -126,36 +125,13 @@ def save_sidecar(folder: Path, sidecar: CorpusSidecar) -> None:
     write_atomic(path, (text + "\n").encode("utf-8"))
 
 
-# Extracted articles by (content digest, file name, limits). Reading a PDF or tagging an
-# article's metadata is slow, and a long-running service re-reads the whole folder on
-# every corpus update: only new or changed files are read again.
-_EXTRACTED: LRUCache[tuple[str, str, ReadLimits], tuple[Document, ...]] = LRUCache(4096)
-_EXTRACTED_LOCK = threading.Lock()
-
-
-def parse_cached(data: bytes, name: str, limits: ReadLimits | None = None) -> list[Document]:
-    """The articles of a file's bytes (any supported format), remembered by content hash.
-
-    Raises CorpusError or UploadError (UnreadableFileError, UnpackTooLargeError).
-    """
-    limits = limits or ReadLimits()
-    key = (hashlib.sha256(data).hexdigest(), name, limits)
-    with _EXTRACTED_LOCK:
-        documents = _EXTRACTED.get(key)
-    if documents is None:
-        documents = tuple(read_bytes(data, name, limits))
-        with _EXTRACTED_LOCK:
-            _EXTRACTED[key] = documents
-    return [d.model_copy(deep=True) for d in documents]
-
-
-def read_file(path: Path, limits: ReadLimits | None = None) -> list[Document]:
-    """The articles of one corpus file (CorpusError or UploadError when it is unreadable)."""
+def read_file(path: Path, limits: ReadLimits | None = None) -> Extraction:
+    """One corpus file's extraction (CorpusError or UploadError when it is unreadable)."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise CorpusError(f"{path.name}: cannot read ({exc.strerror})") from exc
-    return parse_cached(data, path.name, limits)
+    return extract(data, path.name, limits)
 
 
 def read_corpus(folder: Path, limits: ReadLimits | None = None) -> CorpusReport:
@@ -165,10 +141,12 @@ def read_corpus(folder: Path, limits: ReadLimits | None = None) -> CorpusReport:
     removed = set(sidecar.removed)
     for path in source_files(folder):
         try:
-            documents = read_file(path, limits)
+            extraction = read_file(path, limits)
         except (CorpusError, UploadError) as exc:
             report.skipped[path.name] = str(exc)
             continue
+        report.extractions.append(extraction)
+        documents = [d.model_copy(deep=True) for d in extraction.documents]
         if not documents:
             report.skipped[path.name] = f"{path.name}: no article text found"
             continue

@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from rag.chunking import ChunkingParams, chunk_documents
 from rag.corpus import read_corpus
+from rag.corpus.extracted import Extraction, load_extractions, remember, save_extractions
 from rag.corpus.files import corpus_checksum
 from rag.corpus.formats import ReadLimits
 from rag.embedding import Embedder
@@ -28,7 +29,7 @@ from rag.index.chunks import ChunkStore
 from rag.index.dense import DenseIndex, DenseParams
 from rag.index.generations import current_generation, publish
 from rag.index.lexical import LexicalIndex, Tokenizer, corpus_user_words
-from rag.index.manifest import Manifest
+from rag.index.manifest import FORMAT_VERSION, Manifest
 from rag.index.sentences import SentenceIndex
 from rag.index.stores.base import VectorStore
 from rag.index.stores.factory import (
@@ -158,6 +159,17 @@ def embed_texts(
     return np.ascontiguousarray(vectors, dtype=np.float32), len(missing)
 
 
+def _live_extractions(index_dir: Path) -> list[Extraction]:
+    """What the live generation's build extracted from the files (none from other code)."""
+    try:
+        folder = current_generation(index_dir)
+        if Manifest.load(folder).format_version != FORMAT_VERSION:
+            return []
+        return load_extractions(folder)
+    except (IndexStateError, OSError, ValueError):
+        return []
+
+
 def build_index(config: IndexConfig, embedder: Embedder, *, progress: bool = False) -> BuildReport:
     """Read `config.source_dir`, chunk, embed, index, and publish a new generation.
 
@@ -166,6 +178,7 @@ def build_index(config: IndexConfig, embedder: Embedder, *, progress: bool = Fal
     """
     started = time.perf_counter()
     checksum = corpus_checksum(config.source_dir)
+    remember(_live_extractions(config.index_dir))
     corpus = read_corpus(config.source_dir, config.read_limits)
     if not corpus.documents:
         reasons = "; ".join(corpus.skipped.values()) or "no readable files"
@@ -214,6 +227,7 @@ def build_index(config: IndexConfig, embedder: Embedder, *, progress: bool = Fal
         dense.save(folder)
         sentences.save(folder)
         lexical.save(folder)
+        save_extractions(folder, corpus.extractions)
         manifest.save(folder)
     return BuildReport(
         manifest=manifest,

@@ -97,6 +97,7 @@ def _blocks(lines: list[_Line]) -> tuple[str, list[Block]]:
     title = ""
     blocks: list[Block] = []
     pending: _Line | None = None
+    previous: _Line | None = None  # the line before, when it was a heading
     for line in lines:
         if sized:
             heading = line.size >= body_size * HEADING_SCALE
@@ -110,12 +111,19 @@ def _blocks(lines: list[_Line]) -> tuple[str, list[Block]]:
         if pending is not None:
             blocks.append(Block("para", pending.text, pending.page))
             pending = None
-        if heading and not title and not blocks:
+        if heading and previous is not None and sized and line.size == previous.size:
+            # A heading wrapped onto a second line, in the same size.
+            if blocks:
+                blocks[-1] = Block("heading", join_broken(blocks[-1].text, line.text), line.page)
+            else:
+                title = join_broken(title, line.text)
+        elif heading and not title and not blocks:
             title = line.text
         elif heading:
             blocks.append(Block("heading", line.text, line.page))
         else:
             pending = line
+        previous = line if heading else None
     if pending is not None:
         blocks.append(Block("para", pending.text, pending.page))
     return title, blocks
