@@ -162,6 +162,12 @@ def test_html_suffixes_are_both_read(suffix):
     assert only(parse_cached(news_page(), f"page{suffix}")).title == PAGE_TITLE
 
 
+def test_html_page_in_gbk_is_read_by_its_declared_charset():
+    page = news_page().decode().replace('charset="utf-8"', 'charset="gbk"').encode("gbk")
+    document = only(parse_cached(page, "gbk.html"))
+    assert document.title == PAGE_TITLE and document.text.split("\n") == PAGE_PARAGRAPHS
+
+
 def test_pdf_docx_and_html_uploaded_over_http_are_answered_with_citations(index_copy, services):
     files = {
         "report.pdf": (report_pdf(), REPORT_QUESTION, "14座"),

@@ -1,7 +1,10 @@
-"""Reading the corpus: scraped newspaper pages -> clean articles (`Document`s).
+"""Reading the corpus: scraped newspaper pages, PDF, Word and HTML files -> clean
+articles (`Document`s).
 
-files.py decodes source files, lines.py tells what each line is (heading, body,
-byline, caption, web chrome), articles.py splits a file into articles with sections.
+files.py finds and reads source files, formats/ holds one reader per file type,
+extracted.py remembers what they extracted, lines.py tells what each line of a page is
+(heading, body, byline, caption, web chrome), articles.py splits a page into articles
+with sections.
 """
 
 from rag.corpus.articles import parse_articles
