@@ -90,7 +90,7 @@ def _article_pages(data: bytes) -> list[str]:
     the extractor alone keeps only the main one."""
     try:
         tree = lxml.html.fromstring(data)
-    except (etree.ParserError, ValueError):
+    except (etree.LxmlError, ValueError):
         return []
     articles = tree.xpath("//article[not(ancestor::article)]")
     if len(articles) < 2:
