@@ -204,7 +204,8 @@ class MilvusStore:
             date = meta.get("date", "")
             rows.append(
                 {
-                    **chunk.model_dump(),
+                    # The page is not searched on: it stays in the local chunk store.
+                    **chunk.model_dump(exclude={"page"}),
                     "doc_hash": hashes[chunk.doc_id],
                     "place": meta.get("place", ""),
                     "date": date,
