@@ -15,8 +15,12 @@ from typing import Any
 import httpx
 import pytest
 
+from rag.corpus.uploads import prepare_upload
+from rag.documents import add_documents
+from rag.index import load_index
 from rag.services import Services
 from tests.api_server import closed_port_url, start_server
+from tests.make_files import REPORT_QUESTION, report_pdf
 
 try:
     from playwright.sync_api import Browser, Page, expect, sync_playwright
@@ -141,6 +145,22 @@ def test_streamed_answer_with_a_citation_that_opens_the_passage(page: Page, api_
     page.keyboard.press("Escape")
     expect(page.locator("#article")).to_be_hidden()
     expect(cite).to_be_focused()  # focus goes back to the citation
+
+
+def test_a_citation_into_a_pdf_shows_its_page(browser: Browser, index_copy, embedder) -> None:
+    upload = prepare_upload("report.pdf", report_pdf(), limit=index_copy.max_upload_bytes)
+    add_documents(index_copy, embedder, [upload])
+    own = Services.from_parts(index_copy, embedder, load_index(index_copy.index_dir))
+    with start_server(own) as url:
+        page = open_page(browser, url)
+        ask(page, REPORT_QUESTION)
+        source = page.locator("#sources li", has_text="第2页").first
+        expect(source).to_be_visible()
+        source.locator("button.source").click()
+        expect(page.locator("#article-meta")).to_contain_text("第2页")
+        expect(page.locator("#article-body mark").first).to_contain_text("14座")
+        assert page.errors == []  # type: ignore[attr-defined]
+        page.close()
 
 
 def test_unanswerable_question_shows_a_notice_without_citations(page: Page) -> None:
