@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from rag.answering.asks import split_asks
 from rag.answering.evidence import EvidenceScorer, is_comparative
 from rag.config import Settings
 from rag.index.sentences import chunk_sentences
@@ -98,14 +99,18 @@ class ExtractiveClient:
         *,
         weights: Weights | None = None,
         max_sentences: int = 4,
-        margin: float = 0.3,
+        margin: float = 0.6,
+        other_margin: float = 0.1,
     ) -> None:
         self.scorer = scorer
         self.weights = weights or Weights()
         self.max_sentences = max_sentences
-        # Sentences within `margin` of the best one are quoted too (chosen on dev for
-        # answers of about three sentences: more would carry more facts, and more noise).
+        # Sentences within `margin` of the best one are quoted too (both margins chosen on
+        # dev: more sentences carry more facts, and more passages to check for nothing).
         self.margin = margin
+        # A sentence from a passage the answer does not cite yet must come closer to the
+        # best one: each extra passage cited is a passage a reader checks for nothing.
+        self.other_margin = other_margin
 
     def features(self, question: str, passages: list[Hit]) -> list[SentenceFeatures]:
         profile = self.scorer.profile(question)
@@ -145,18 +150,51 @@ class ExtractiveClient:
         return self.rank(self.features(question, passages))
 
     def select(self, question: str, passages: list[Hit]) -> list[Candidate]:
-        ranked = self.candidates(question, passages)
+        sentences = self.features(question, passages)
+        ranked = self.rank(sentences)
         if not ranked:
             return []
         chosen: list[Candidate] = [ranked[0]]
-        if is_comparative(question):
+        asks = split_asks(question)
+        if len(asks) > 1:
+            chosen = self._one_per_ask(asks, sentences) or chosen
+        elif is_comparative(question):
             chosen = self._one_per_place(question, ranked) or chosen
         floor = ranked[0].score - self.margin
+        other_floor = ranked[0].score - self.other_margin
         for candidate in ranked[1:]:
             if len(chosen) >= self.max_sentences or candidate.score < floor:
                 break
+            cited = {c.n for c in chosen}
+            if candidate.n not in cited and candidate.score < other_floor:
+                continue
             if not any(_same(c, candidate) for c in chosen):
                 chosen.append(candidate)
+        return chosen
+
+    def _one_per_ask(self, asks: list[str], sentences: list[SentenceFeatures]) -> list[Candidate]:
+        """For "叫什么?是谁牵头的?": the best sentence for each ask, in the question's order.
+
+        An ask is scored by its own words and answer type (half its own coverage, half the
+        whole question's: "是谁牵头的" alone does not say of what); meaning is the whole
+        question's, so no ask is embedded again.
+        """
+        chosen: list[Candidate] = []
+        for ask in asks:
+            profile = self.scorer.profile(ask)
+            best: Candidate | None = None
+            for f in sentences:
+                own = self.scorer.coverage(profile, f.text)
+                scored = replace(
+                    f,
+                    coverage=(own + f.coverage) / 2,
+                    answer_type=self.scorer.answer_type_bonus(profile, f.text),
+                )
+                score = self.weights.score(scored)
+                if best is None or score > best.score:
+                    best = Candidate(f.n, f.doc_id, f.start, f.text, score)
+            if best is not None and not any(_same(c, best) for c in chosen):
+                chosen.append(best)
         return chosen
 
     def _one_per_place(self, question: str, ranked: list[Candidate]) -> list[Candidate]:
