@@ -151,7 +151,12 @@ class ExtractiveClient:
 
     def select(self, question: str, passages: list[Hit]) -> list[Candidate]:
         sentences = self.features(question, passages)
-        ranked = self.rank(sentences)
+        return self.choose(question, sentences, self.rank(sentences))
+
+    def choose(
+        self, question: str, sentences: list[SentenceFeatures], ranked: list[Candidate]
+    ) -> list[Candidate]:
+        """The answer's sentences among `ranked` (the scored `sentences`, best first)."""
         if not ranked:
             return []
         chosen: list[Candidate] = [ranked[0]]

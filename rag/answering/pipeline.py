@@ -123,7 +123,8 @@ class Answerer:
         """Is there evidence for an answer in these passages at all?"""
         sentences = self.extractive.features(question, hits)
         ranked = self.extractive.rank(sentences)
-        return self.policy.judge(question, hits, sentences, ranked)
+        chosen = self.extractive.choose(question, sentences, ranked)
+        return self.policy.judge(question, hits, sentences, ranked, chosen)
 
     def refusal(
         self,
