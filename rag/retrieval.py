@@ -11,6 +11,7 @@ from rag.embedding import Embedder
 from rag.index import IndexBundle
 from rag.query import Filters, SearchMode, check_mode
 from rag.schemas import Hit
+from rag.transliteration import PinyinNames
 
 # Weight of the fused rank when passages are reordered by sentence (chosen on dev).
 RANK_PRIOR = 0.5
@@ -41,6 +42,8 @@ class Retriever:
         self.rerank = rerank
         self._rows = {chunk.chunk_id: i for i, chunk in enumerate(bundle.store.chunks)}
         self._sentence_rows = bundle.sentences.rows_by_chunk(bundle.store.chunks)
+        # English questions' pinyin names ("Liuyang") searched as the corpus writes them.
+        self.names = PinyinNames(bundle.lexical.vocabulary, bundle.lexical.document_frequency)
 
     def embed_query(self, query: str) -> np.ndarray:
         if self._cache is None:
@@ -61,13 +64,14 @@ class Retriever:
         if mode == "dense":
             return self.dense(query, n, filters)
         allowed = self.bundle.store.admitted_rows(filters)
+        lexical_query = self.names.expand(query)
         if mode == "bm25":
-            scores, rows = self.bundle.lexical.search(query, n, allowed)
+            scores, rows = self.bundle.lexical.search(lexical_query, n, allowed)
             return list(zip(rows.tolist(), scores.tolist(), strict=True))
         pool = max(self.candidates, n)
         vector = self.embed_query(query)  # once, for the dense search and the reordering
         dense_rows = [row for row, _ in self.dense(query, pool, filters, vector)]
-        _, lexical_rows = self.bundle.lexical.search(query, pool, allowed)
+        _, lexical_rows = self.bundle.lexical.search(lexical_query, pool, allowed)
         fused = reciprocal_rank_fusion([dense_rows, lexical_rows.tolist()], self.rrf_k)
         return self.by_sentences(vector, fused, n)
 

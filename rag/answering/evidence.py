@@ -69,8 +69,10 @@ class EvidenceScorer:
         self._last_query: tuple[str, np.ndarray] | None = None
 
     def profile(self, question: str) -> QuestionProfile:
-        tokens = set(self.bundle.lexical.tokenizer.tokenize(question))
         language = question_language(question)
+        # English questions count the names they spell in pinyin ("Liuyang": 浏阳).
+        spelled = self.retriever.names.expand(question) if language == "en" else question
+        tokens = set(self.bundle.lexical.tokenizer.tokenize(spelled))
         if language == "en":
             # English words cannot match Chinese text; keep numbers and CJK names only.
             tokens = {t for t in tokens if not _ASCII_WORD.match(t)}
