@@ -15,6 +15,7 @@ from rag.transliteration import PinyinNames
 
 # Weight of the fused rank when passages are reordered by sentence (chosen on dev).
 RANK_PRIOR = 0.5
+DIVERSE_POOL = 4  # a per-document cap draws from this many times k passages
 
 
 class Retriever:
@@ -114,12 +115,32 @@ class Retriever:
         k: int = 5,
         mode: SearchMode = "hybrid",
         filters: Filters | None = None,
+        per_document: int = 0,
     ) -> list[Hit]:
+        """The top `k` passages; with `per_document`, at most that many of one article
+        (a question across reports needs passages of several, not the best one's five)."""
         chunks = self.bundle.store.chunks
+        ranked = self.ranked(query, mode, k * DIVERSE_POOL if per_document else k, filters)
+        if per_document:
+            ranked = at_most_per_document(ranked, [c.doc_id for c in chunks], per_document)
         return [
             Hit(**chunks[row].model_dump(), score=round(float(score), 6))
-            for row, score in self.ranked(query, mode, k, filters)
+            for row, score in ranked[:k]
         ]
+
+
+def at_most_per_document(
+    ranked: list[tuple[int, float]], doc_ids: list[str], limit: int
+) -> list[tuple[int, float]]:
+    """`ranked` keeping at most `limit` rows of each document, in order."""
+    kept: list[tuple[int, float]] = []
+    seen: dict[str, int] = {}
+    for row, score in ranked:
+        doc_id = doc_ids[row]
+        if seen.get(doc_id, 0) < limit:
+            seen[doc_id] = seen.get(doc_id, 0) + 1
+            kept.append((row, score))
+    return kept
 
 
 def reciprocal_rank_fusion(rankings: list[list[int]], k: int = 60) -> list[tuple[int, float]]:

@@ -30,9 +30,11 @@ _WHO_QUESTION = re.compile(
     r"谁|哪位|哪些人|什么人|姓名|名字|\bwho\b|\bwhose\b|\bname", re.IGNORECASE
 )
 _DIGITS = re.compile(r"\d")
-# Questions that ask about several places or articles at once.
+# Questions that ask about several places or articles at once ("哪几篇报道…各以什么身份").
 _COMPARATIVE = re.compile(
-    r"分别|各自|各[有是为按涉]|和.{1,12}(?:都|各)|以及|respectively|\bboth\b|compar", re.I
+    r"分别|各自|各[有是为按涉指以用]|和.{1,12}(?:都|各)|以及|哪些报道|哪几篇|哪些地方|"
+    r"respectively|\bboth\b|compar|\bthese reports\b|\bwhich reports\b",
+    re.I,
 )
 _PLACE_SUFFIX = re.compile(r"(?:市|区|县|镇|乡|村|街道|社区|学院)$")
 _GENERIC_PLACE = re.compile(r"^(?:全|该|各|本|每|城|农|小|社)")
