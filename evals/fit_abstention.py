@@ -47,6 +47,7 @@ EXPECTED_SIGN = {
     "slot_missing": -1,
     "passage_missing": -1,
     "uncovered_peak": -1,
+    "ask_coverage": 1,
     "names_missing": -1,
     "english": 0,
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rag.answering.asks import split_asks
-from rag.answering.slots import fills, slot_of, slots
+from rag.answering.slots import asked_clauses, fills, slot_of, slots
 
 
 def _no_people(text: str) -> list[str]:
@@ -62,3 +62,17 @@ def test_a_person_ask_needs_a_name_the_question_lacks() -> None:
     names = {"第一书记陶佑朋驻村后": ["陶佑朋"], "大成村的第一书记驻村后": []}
     assert fills(slot, "第一书记陶佑朋驻村后", question, names.__getitem__)
     assert not fills(slot, "大成村的第一书记驻村后", question, names.__getitem__)
+
+
+def test_a_year_ask_is_not_filled_by_a_day() -> None:
+    question = "北塔区区委书记肖平的出生年份是哪一年?"
+    (slot,) = slots(question)
+    assert not fills(slot, "3月8日,北塔区区委书记肖平语气坚决。", question, _no_people)
+    assert fills(slot, "肖平1968年出生。", question, _no_people)
+
+
+def test_each_ask_has_the_clause_that_holds_its_question_word() -> None:
+    assert asked_clauses("北塔区的夜校学习班办起来以后,到现在一共培训了多少人次?") == [
+        "到现在一共培训了多少人次?"
+    ]
+    assert asked_clauses("叫什么?是谁牵头的?") == ["叫什么?", "是谁牵头的?"]

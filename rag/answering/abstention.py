@@ -22,7 +22,7 @@ from importlib.resources.abc import Traversable
 
 from rag.answering.evidence import EvidenceScorer, QuestionProfile
 from rag.answering.extractive import Candidate, SentenceFeatures
-from rag.answering.slots import fills, slots
+from rag.answering.slots import asked_clauses, fills, slots
 from rag.errors import RagError
 from rag.schemas import Hit
 
@@ -41,6 +41,7 @@ FEATURES: tuple[str, ...] = (
     # person) none of the best sentences holds
     "passage_missing",  # share of the question's IDF mass in words no retrieved passage has
     "uncovered_peak",  # the heaviest question word the best sentences lack (share of mass)
+    "ask_coverage",  # share of the IDF mass of the asks' own clauses the best sentences hold
     "names_missing",  # share of the places and bodies the question names that no passage does
     "english",  # English questions match Chinese text by meaning only
 )
@@ -127,6 +128,11 @@ def evidence_features(
     absent = sum(w for t, w in profile.weights.items() if t not in lowered)
     top_text = "\n".join(top).lower()
     peak = max((w for t, w in profile.weights.items() if t not in top_text), default=0.0)
+    tokenize = scorer.bundle.lexical.tokenizer.tokenize
+    asked = {t for clause in asked_clauses(profile.text) for t in tokenize(clause)}
+    asked_weights = {t: w for t, w in profile.weights.items() if t in asked}
+    asked_mass = sum(asked_weights.values())
+    asked_held = sum(w for t, w in asked_weights.items() if t in top_text)
     names = scorer.places(profile.text)
     names_absent = sum(name not in passages for name in names) / len(names) if names else 0.0
     return {
@@ -140,6 +146,7 @@ def evidence_features(
         "slot_missing": unfilled / len(kinded) if kinded else 0.0,
         "passage_missing": absent / total,
         "uncovered_peak": peak / total,
+        "ask_coverage": asked_held / asked_mass if asked_mass else 1.0,
         "names_missing": names_absent,
         "english": float(profile.language == "en"),
     }

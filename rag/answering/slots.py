@@ -36,6 +36,8 @@ _PERSON = re.compile(r"谁|哪位|姓名|名字|\bwho\b|\bwhose\b", re.IGNORECAS
 _FIGURE = re.compile(r"\d[\d.,]*\s*(?:余|多)?\s*(?:万|亿)?\s*\S?")
 _MONEY_FIGURE = re.compile(r"\d[\d.,]*\s*(?:余|多)?\s*(?:万|亿)?\s*元")
 _DATE_FIGURE = re.compile(r"\d{1,4}\s*[年月日]")
+_YEAR_ASK = re.compile(r"哪一?年|何年|what year|which year|in what year", re.IGNORECASE)
+_YEAR_FIGURE = re.compile(r"\d{2,4}\s*年")
 # "五个", "两支", "一个星期": counts written out.
 _CHINESE_FIGURE = re.compile(
     r"[一二两三四五六七八九十百千]+\s*(?:余|多)?\s*[个名人位项家次条所支座处种户批件倍周天年]"
@@ -76,6 +78,23 @@ def slot_of(ask: str) -> Slot:
     return Slot(ask, "")
 
 
+_CLAUSE = re.compile(r"[,,;;]")
+_INTERROGATIVE = re.compile(
+    r"多少|几|哪|谁|什么|怎么|怎样|如何|为何|为什么|\b(?:how|what|which|who|whom|when|why)\b",
+    re.IGNORECASE,
+)
+
+
+def asked_clauses(question: str) -> list[str]:
+    """Each ask's clause holding its question word ("到现在一共培训了多少人次"): the
+    detail a near-miss asks for sits there, beside words the evidence shares."""
+    clauses = []
+    for ask in split_asks(question):
+        parts = [p for p in _CLAUSE.split(ask) if p.strip()] or [ask]
+        clauses.append(next((p for p in parts if _INTERROGATIVE.search(p)), parts[-1]))
+    return clauses
+
+
 def slots(question: str) -> list[Slot]:
     """One slot per ask, in the question's order."""
     return [slot_of(ask) for ask in split_asks(question)]
@@ -101,7 +120,9 @@ def fills(
     if slot.kind == "money":
         return _new_figures(_MONEY_FIGURE, sentence, question)
     if slot.kind == "date":
-        return _new_figures(_DATE_FIGURE, sentence, question)
+        # "哪一年" is not answered by "3月8日".
+        pattern = _YEAR_FIGURE if _YEAR_ASK.search(slot.ask) else _DATE_FIGURE
+        return _new_figures(pattern, sentence, question)
     if slot.kind == "number":
         # Any unit: "多少项业务" is answered by "1313个事项".
         return _new_figures(_FIGURE, sentence, question) or _new_figures(
