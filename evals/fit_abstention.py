@@ -5,7 +5,8 @@
 Every dev question is retrieved and its evidence measured (rag/answering/abstention.py,
 `AbstentionPolicy.measure`); a standardized logistic regression (scikit-learn) learns answerable
 vs unanswerable, and the threshold is the highest one that refuses at most
-`--max-false-refusals` of the answerable dev questions. The test split is never read.
+`--max-false-refusals` of the answerable dev questions, read from out-of-fold
+probabilities (5 folds of dev). The test split is never read.
 
 The model must read the evidence the right way round (more coverage never lowers the
 confidence, words the corpus never uses never raise it): a feature whose fitted weight has
@@ -23,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -42,7 +44,10 @@ EXPECTED_SIGN = {
     "coverage": 1,
     "evidence_coverage": 1,
     "unknown_mass": -1,
-    "type_missing": -1,
+    "slot_missing": -1,
+    "passage_missing": -1,
+    "uncovered_peak": -1,
+    "ask_coverage": 1,
     "names_missing": -1,
     "english": 0,
 }
@@ -65,11 +70,22 @@ def fit_signed(z: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
         kept.remove(worst)
 
 
+def out_of_fold(z: np.ndarray, y: np.ndarray, folds: int = 5) -> np.ndarray:
+    """Each question's probability from a model fit on the other folds."""
+    p = np.zeros(len(y))
+    split = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
+    for train, held in split.split(z, y):
+        coef, intercept = fit_signed(z[train], y[train])
+        p[held] = 1.0 / (1.0 + np.exp(-(z[held] @ coef + intercept)))
+    return p
+
+
 def measure(answerer, question: str, k: int) -> dict[str, float]:  # noqa: ANN001
     hits = answerer.retrieve(question, k, None)
     sentences = answerer.extractive.features(question, hits)
     ranked = answerer.extractive.rank(sentences)
-    return answerer.policy.measure(question, hits, sentences, ranked)
+    chosen = answerer.extractive.choose(question, sentences, ranked)
+    return answerer.policy.measure(question, hits, sentences, ranked, chosen)
 
 
 def main() -> None:
@@ -96,7 +112,10 @@ def main() -> None:
         threshold=0.0,
     )
     p = np.array([model.probability(row) for row in rows])
-    answerable = np.sort(p[y == 1])
+    # The threshold is read from out-of-fold probabilities: in-sample ones are optimistic
+    # about the answerable questions near it, and new questions are refused more often.
+    held_out = out_of_fold((x - mean) / scale, y)
+    answerable = np.sort(held_out[y == 1])
     # The highest threshold refusing at most the allowed share of answerable questions.
     allowed = int(np.floor(args.max_false_refusals * len(answerable)))
     threshold = float(answerable[allowed]) if len(answerable) else 0.5
@@ -105,6 +124,11 @@ def main() -> None:
     refused = p < model.threshold
     print(f"dev: {len(questions)} questions ({y.sum()} answerable)")
     print(f"threshold {model.threshold:.4f}")
+    oof = held_out < model.threshold
+    print(
+        f"out of fold: false refusals {oof[y == 1].mean():.3f}, unanswerable refused "
+        f"{oof[y == 0].mean():.3f}"
+    )
     print(
         f"false refusals {refused[y == 1].mean():.3f}, unanswerable refused "
         f"{refused[y == 0].mean():.3f}"

@@ -11,9 +11,11 @@ from rag.embedding import Embedder
 from rag.index import IndexBundle
 from rag.query import Filters, SearchMode, check_mode
 from rag.schemas import Hit
+from rag.transliteration import PinyinNames
 
 # Weight of the fused rank when passages are reordered by sentence (chosen on dev).
 RANK_PRIOR = 0.5
+DIVERSE_POOL = 4  # a per-document cap draws from this many times k passages
 
 
 class Retriever:
@@ -41,6 +43,8 @@ class Retriever:
         self.rerank = rerank
         self._rows = {chunk.chunk_id: i for i, chunk in enumerate(bundle.store.chunks)}
         self._sentence_rows = bundle.sentences.rows_by_chunk(bundle.store.chunks)
+        # English questions' pinyin names ("Liuyang") searched as the corpus writes them.
+        self.names = PinyinNames(bundle.lexical.vocabulary, bundle.lexical.document_frequency)
 
     def embed_query(self, query: str) -> np.ndarray:
         if self._cache is None:
@@ -61,13 +65,14 @@ class Retriever:
         if mode == "dense":
             return self.dense(query, n, filters)
         allowed = self.bundle.store.admitted_rows(filters)
+        lexical_query = self.names.expand(query)
         if mode == "bm25":
-            scores, rows = self.bundle.lexical.search(query, n, allowed)
+            scores, rows = self.bundle.lexical.search(lexical_query, n, allowed)
             return list(zip(rows.tolist(), scores.tolist(), strict=True))
         pool = max(self.candidates, n)
         vector = self.embed_query(query)  # once, for the dense search and the reordering
         dense_rows = [row for row, _ in self.dense(query, pool, filters, vector)]
-        _, lexical_rows = self.bundle.lexical.search(query, pool, allowed)
+        _, lexical_rows = self.bundle.lexical.search(lexical_query, pool, allowed)
         fused = reciprocal_rank_fusion([dense_rows, lexical_rows.tolist()], self.rrf_k)
         return self.by_sentences(vector, fused, n)
 
@@ -110,12 +115,32 @@ class Retriever:
         k: int = 5,
         mode: SearchMode = "hybrid",
         filters: Filters | None = None,
+        per_document: int = 0,
     ) -> list[Hit]:
+        """The top `k` passages; with `per_document`, at most that many of one article
+        (a question across reports needs passages of several, not the best one's five)."""
         chunks = self.bundle.store.chunks
+        ranked = self.ranked(query, mode, k * DIVERSE_POOL if per_document else k, filters)
+        if per_document:
+            ranked = at_most_per_document(ranked, [c.doc_id for c in chunks], per_document)
         return [
             Hit(**chunks[row].model_dump(), score=round(float(score), 6))
-            for row, score in self.ranked(query, mode, k, filters)
+            for row, score in ranked[:k]
         ]
+
+
+def at_most_per_document(
+    ranked: list[tuple[int, float]], doc_ids: list[str], limit: int
+) -> list[tuple[int, float]]:
+    """`ranked` keeping at most `limit` rows of each document, in order."""
+    kept: list[tuple[int, float]] = []
+    seen: dict[str, int] = {}
+    for row, score in ranked:
+        doc_id = doc_ids[row]
+        if seen.get(doc_id, 0) < limit:
+            seen[doc_id] = seen.get(doc_id, 0) + 1
+            kept.append((row, score))
+    return kept
 
 
 def reciprocal_rank_fusion(rankings: list[list[int]], k: int = 60) -> list[tuple[int, float]]:

@@ -85,3 +85,19 @@ def test_allowed_rows_are_the_chunks_of_admitted_documents(services, filters):
     admitted = {d.doc_id for d in store.documents if filters.admits(d)}
     expected = [row for row, chunk in enumerate(store.chunks) if chunk.doc_id in admitted]
     assert store.admitted_rows(filters).tolist() == expected
+
+
+def test_a_per_document_cap_spreads_the_hits_over_articles(services):
+    question = "哪些报道里提到了村级集体经济?"
+    capped = services.retriever.search(question, k=5, per_document=1)
+    assert len(capped) == 5
+    assert len({hit.doc_id for hit in capped}) == 5
+    uncapped = services.retriever.search(question, k=5)
+    assert len({hit.doc_id for hit in uncapped}) < 5
+
+
+def test_an_english_pinyin_name_is_searched_as_the_corpus_writes_it(services):
+    hits = services.retriever.search(
+        "How many new Party members did Liuyang recruit?", k=5, mode="bm25"
+    )
+    assert hits and all("浏阳" in hit.text or "浏阳" in hit.title for hit in hits[:3])

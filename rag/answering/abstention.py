@@ -16,21 +16,18 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from dataclasses import dataclass
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 
 from rag.answering.evidence import EvidenceScorer, QuestionProfile
 from rag.answering.extractive import Candidate, SentenceFeatures
+from rag.answering.slots import asked_clauses, fills, slots
 from rag.errors import RagError
 from rag.schemas import Hit
 
 MODEL_FILE = "abstention_model.json"
 EVIDENCE_SENTENCES = 8  # the best sentences the lexical features read
-_WHEN = re.compile(r"哪一年|哪年|何时|什么时候|哪一月|几月|哪天|\bwhen\b|\bwhat year\b", re.I)
-_DATE = re.compile(r"\d{1,4}\s*[年月日]")
-_DIGIT = re.compile(r"\d")
 
 FEATURES: tuple[str, ...] = (
     "best_score",  # the extractive score of the best sentence
@@ -40,7 +37,11 @@ FEATURES: tuple[str, ...] = (
     "coverage",  # the most of the question's IDF mass one evidence sentence holds
     "evidence_coverage",  # ... that the best sentences hold together
     "unknown_mass",  # share of the question's IDF mass in words the corpus never uses
-    "type_missing",  # a number, unit or date is asked for and the best sentences lack it
+    "slot_missing",  # share of the asks whose kind of answer (a new figure, sum, date,
+    # person) none of the best sentences holds
+    "passage_missing",  # share of the question's IDF mass in words no retrieved passage has
+    "uncovered_peak",  # the heaviest question word the best sentences lack (share of mass)
+    "ask_coverage",  # share of the IDF mass of the asks' own clauses the best sentences hold
     "names_missing",  # share of the places and bodies the question names that no passage does
     "english",  # English questions match Chinese text by meaning only
 )
@@ -107,22 +108,33 @@ def evidence_features(
     profile: QuestionProfile,
     sentences: list[SentenceFeatures],
     ranked: list[Candidate],
+    chosen: list[Candidate],
     passages: str,
 ) -> dict[str, float]:
     """The model's inputs for one question, its retrieved passages (`passages`: their
-    titles, sections and texts joined) and their sentences (`ranked`: best first)."""
+    titles, sections and texts joined), their sentences (`ranked`: best first) and the
+    ones the extractive answer would quote (`chosen`)."""
     scores = [c.score for c in ranked] or [0.0]
     best = [c.text for c in ranked[:EVIDENCE_SENTENCES]]
     joined = "\n".join(best).lower()
-    top = "\n".join(best[:3])
-    wants_date = bool(_WHEN.search(profile.text))
-    missing = (profile.wants_number and not _DIGIT.search(top)) or (
-        wants_date and not _DATE.search(top)
+    top = [c.text for c in chosen]
+    kinded = [slot for slot in slots(profile.text) if slot.kind]
+    unfilled = sum(
+        not any(fills(slot, text, profile.text, scorer.people) for text in top) for slot in kinded
     )
     total = profile.total_weight or 1.0
     unknown = sum(w for t, w in profile.weights.items() if not scorer.known_word(t))
+    lowered = passages.lower()
+    absent = sum(w for t, w in profile.weights.items() if t not in lowered)
+    top_text = "\n".join(top).lower()
+    peak = max((w for t, w in profile.weights.items() if t not in top_text), default=0.0)
+    tokenize = scorer.bundle.lexical.tokenizer.tokenize
+    asked = {t for clause in asked_clauses(profile.text) for t in tokenize(clause)}
+    asked_weights = {t: w for t, w in profile.weights.items() if t in asked}
+    asked_mass = sum(asked_weights.values())
+    asked_held = sum(w for t, w in asked_weights.items() if t in top_text)
     names = scorer.places(profile.text)
-    absent = sum(name not in passages for name in names) / len(names) if names else 0.0
+    names_absent = sum(name not in passages for name in names) / len(names) if names else 0.0
     return {
         "best_score": scores[0],
         "score_margin": scores[0] - (scores[1] if len(scores) > 1 else 0.0),
@@ -131,8 +143,11 @@ def evidence_features(
         "coverage": max((f.coverage for f in sentences), default=0.0),
         "evidence_coverage": scorer.coverage(profile, joined),
         "unknown_mass": unknown / total,
-        "type_missing": float(missing),
-        "names_missing": absent,
+        "slot_missing": unfilled / len(kinded) if kinded else 0.0,
+        "passage_missing": absent / total,
+        "uncovered_peak": peak / total,
+        "ask_coverage": asked_held / asked_mass if asked_mass else 1.0,
+        "names_missing": names_absent,
         "english": float(profile.language == "en"),
     }
 
@@ -148,11 +163,12 @@ class AbstentionPolicy:
         hits: list[Hit],
         sentences: list[SentenceFeatures],
         ranked: list[Candidate],
+        chosen: list[Candidate],
     ) -> dict[str, float]:
         """The model's inputs (also what evals/fit_abstention.py fits on)."""
         profile = self.scorer.profile(question)
         passages = "\n".join(f"{h.title} {h.section}\n{h.text}" for h in hits)
-        return evidence_features(self.scorer, profile, sentences, ranked, passages)
+        return evidence_features(self.scorer, profile, sentences, ranked, chosen, passages)
 
     def judge(
         self,
@@ -160,10 +176,11 @@ class AbstentionPolicy:
         hits: list[Hit],
         sentences: list[SentenceFeatures],
         ranked: list[Candidate],
+        chosen: list[Candidate],
     ) -> Verdict:
         if not sentences:
             return Verdict(False, "no passage matches the question")
-        values = self.measure(question, hits, sentences, ranked)
+        values = self.measure(question, hits, sentences, ranked, chosen)
         confidence = round(self.model.probability(values), 4)
         answerable = confidence >= self.model.threshold
         reason = (

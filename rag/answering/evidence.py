@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag.answering.prompts import question_language
+from rag.answering.slots import UNIT, figure_with_unit
 from rag.index import IndexBundle
 from rag.retrieval import Retriever
 from rag.schemas import Hit
@@ -29,29 +30,21 @@ _WHO_QUESTION = re.compile(
     r"谁|哪位|哪些人|什么人|姓名|名字|\bwho\b|\bwhose\b|\bname", re.IGNORECASE
 )
 _DIGITS = re.compile(r"\d")
-# "多少名", "几个", "多少亿元": the unit the answer's figure must carry.
-UNIT = re.compile(
-    r"(?:多少|几)(亿元|万元|万人|万户|平方米|公里|[名人位个户家把项次场亩元所座条支件处辆台])"
-)
-# Questions that ask about several places or articles at once.
+# Questions that ask about several places or articles at once ("哪几篇报道…各以什么身份").
 _COMPARATIVE = re.compile(
-    r"分别|各自|各[有是为按涉]|和.{1,12}(?:都|各)|以及|respectively|\bboth\b|compar", re.I
+    r"分别|各自|各[有是为按涉指以用]|和.{1,12}(?:都|各)|以及|哪些报道|哪几篇|哪些地方|"
+    r"respectively|\bboth\b|compar|\bthese reports\b|\bwhich reports\b",
+    re.I,
 )
 _PLACE_SUFFIX = re.compile(r"(?:市|区|县|镇|乡|村|街道|社区|学院)$")
 _GENERIC_PLACE = re.compile(r"^(?:全|该|各|本|每|城|农|小|社)")
-_PERSON_UNITS = "名人位"
 _ROLE = re.compile(r"书记|主任|院长|部长|董事长|会长|市长|县长|区长|镇长|队长|教授|校长|经理|主席")
+_TITLED_NAME = re.compile(rf"(?:{_ROLE.pattern})([\u4e00-\u9fff]{{2,3}})")
 _ASCII_WORD = re.compile(r"^[a-z]+$")
 
 
 def is_comparative(question: str) -> bool:
     return bool(_COMPARATIVE.search(question))
-
-
-def figure_with_unit(unit: str) -> re.Pattern[str]:
-    """A number carrying `unit` ("3.5万名", "2000多户"); 名/人/位 count people alike."""
-    pattern = f"[{_PERSON_UNITS}]" if unit in _PERSON_UNITS else re.escape(unit)
-    return re.compile(rf"\d[\d.,]*\s*(?:余|多)?\s*(?:万|亿)?\s*{pattern}")
 
 
 @dataclass(frozen=True)
@@ -78,8 +71,10 @@ class EvidenceScorer:
         self._last_query: tuple[str, np.ndarray] | None = None
 
     def profile(self, question: str) -> QuestionProfile:
-        tokens = set(self.bundle.lexical.tokenizer.tokenize(question))
         language = question_language(question)
+        # English questions count the names they spell in pinyin ("Liuyang": 浏阳).
+        spelled = self.retriever.names.expand(question) if language == "en" else question
+        tokens = set(self.bundle.lexical.tokenizer.tokenize(spelled))
         if language == "en":
             # English words cannot match Chinese text; keep numbers and CJK names only.
             tokens = {t for t in tokens if not _ASCII_WORD.match(t)}
@@ -105,6 +100,14 @@ class EvidenceScorer:
             if named and len(word) >= 2 and not _GENERIC_PLACE.match(word):
                 names.append(word)
         return list(dict.fromkeys(names))
+
+    def people(self, text: str) -> list[str]:
+        """Who `text` names: persons and bodies (the POS tagger's "nr", "nt", "nz"; "谁牵头"
+        may ask for a body), and the words a role title introduces ("书记曹志军"), which
+        the tagger often does not know."""
+        tagged = self.bundle.lexical.tokenizer.tagged_words(text)
+        named = [w for w, flag in tagged if flag in ("nr", "nt", "nz") and len(w) >= 2]
+        return named + [m.group(1) for m in _TITLED_NAME.finditer(text)]
 
     def mention_rank(self, doc_id: str, name: str) -> int:
         """0: the article is about `name` (title, subtitle), 1: mentions it, 2: does not."""

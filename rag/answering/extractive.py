@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from rag.answering.evidence import EvidenceScorer, is_comparative
+from rag.answering.asks import split_asks
+from rag.answering.evidence import EvidenceScorer, QuestionProfile, is_comparative
 from rag.config import Settings
 from rag.index.sentences import chunk_sentences
 from rag.llm.base import GenerationRequest
@@ -37,6 +38,10 @@ def _bigrams(text: str) -> set[str]:
 def _near_duplicate(a: str, b: str, threshold: float = 0.6) -> bool:
     x, y = _bigrams(a), _bigrams(b)
     return bool(x and y) and len(x & y) / min(len(x), len(y)) >= threshold
+
+
+def _by_score(candidate: Candidate) -> float:
+    return candidate.score
 
 
 def _same(a: Candidate, b: Candidate) -> bool:
@@ -98,14 +103,18 @@ class ExtractiveClient:
         *,
         weights: Weights | None = None,
         max_sentences: int = 4,
-        margin: float = 0.3,
+        margin: float = 0.6,
+        other_margin: float = 0.1,
     ) -> None:
         self.scorer = scorer
         self.weights = weights or Weights()
         self.max_sentences = max_sentences
-        # Sentences within `margin` of the best one are quoted too (chosen on dev for
-        # answers of about three sentences: more would carry more facts, and more noise).
+        # Sentences within `margin` of the best one are quoted too (both margins chosen on
+        # dev: more sentences carry more facts, and more passages to check for nothing).
         self.margin = margin
+        # A sentence from a passage the answer does not cite yet must come closer to the
+        # best one: each extra passage cited is a passage a reader checks for nothing.
+        self.other_margin = other_margin
 
     def features(self, question: str, passages: list[Hit]) -> list[SentenceFeatures]:
         profile = self.scorer.profile(question)
@@ -145,22 +154,62 @@ class ExtractiveClient:
         return self.rank(self.features(question, passages))
 
     def select(self, question: str, passages: list[Hit]) -> list[Candidate]:
-        ranked = self.candidates(question, passages)
+        sentences = self.features(question, passages)
+        return self.choose(question, sentences, self.rank(sentences))
+
+    def choose(
+        self, question: str, sentences: list[SentenceFeatures], ranked: list[Candidate]
+    ) -> list[Candidate]:
+        """The answer's sentences among `ranked` (the scored `sentences`, best first)."""
         if not ranked:
             return []
         chosen: list[Candidate] = [ranked[0]]
+        asks = split_asks(question)
+        # "哪些报道提到了X?分别…": one list across articles, not two asks.
         if is_comparative(question):
-            chosen = self._one_per_place(question, ranked) or chosen
+            chosen = self._one_per_place(question, sentences, ranked) or chosen
+        elif len(asks) > 1:
+            chosen = self._one_per_ask(asks, sentences) or chosen
         floor = ranked[0].score - self.margin
+        other_floor = ranked[0].score - self.other_margin
         for candidate in ranked[1:]:
             if len(chosen) >= self.max_sentences or candidate.score < floor:
                 break
+            cited = {c.n for c in chosen}
+            if candidate.n not in cited and candidate.score < other_floor:
+                continue
             if not any(_same(c, candidate) for c in chosen):
                 chosen.append(candidate)
         return chosen
 
-    def _one_per_place(self, question: str, ranked: list[Candidate]) -> list[Candidate]:
-        """For "X和Y分别…": the best sentence about each place named, in question order.
+    def _rescored(self, f: SentenceFeatures, profile: QuestionProfile, share: float) -> Candidate:
+        """`f` scored for part of the question (`profile`): `share` of its coverage is the
+        part's, the rest the whole question's; meaning stays the whole question's, so
+        nothing is embedded again."""
+        own = self.scorer.coverage(profile, f.text)
+        part = replace(
+            f,
+            coverage=share * own + (1 - share) * f.coverage,
+            answer_type=self.scorer.answer_type_bonus(profile, f.text),
+        )
+        return Candidate(f.n, f.doc_id, f.start, f.text, self.weights.score(part))
+
+    def _one_per_ask(self, asks: list[str], sentences: list[SentenceFeatures]) -> list[Candidate]:
+        """For "叫什么?是谁牵头的?": the best sentence for each ask, in the question's order
+        (half an ask's coverage is its own: "是谁牵头的" alone does not say of what)."""
+        chosen: list[Candidate] = []
+        for ask in asks:
+            profile = self.scorer.profile(ask)
+            best = max((self._rescored(f, profile, 0.5) for f in sentences), key=_by_score)
+            if not any(_same(c, best) for c in chosen):
+                chosen.append(best)
+        return chosen
+
+    def _one_per_place(
+        self, question: str, sentences: list[SentenceFeatures], ranked: list[Candidate]
+    ) -> list[Candidate]:
+        """For "X和Y分别…": the best sentence about each place named, in question order,
+        scored for the question without the other places' names.
 
         Without two names, the best sentence of each of the two best articles.
         """
@@ -168,13 +217,18 @@ class ExtractiveClient:
         chosen: list[Candidate] = []
         if len(places) >= 2:
             for place in places[: self.max_sentences]:
+                focused = question
+                for other in places:
+                    if other != place:
+                        focused = focused.replace(other, "")
+                profile = self.scorer.profile(focused)
                 # The best sentence of the articles about the place, else of those naming it.
-                about = min(
-                    ranked, key=lambda c: (self.scorer.mention_rank(c.doc_id, place), -c.score)
-                )
-                if self.scorer.mention_rank(about.doc_id, place) < 2 and not any(
-                    _same(c, about) for c in chosen
-                ):
+                scored = [
+                    (self.scorer.mention_rank(f.doc_id, place), self._rescored(f, profile, 1.0))
+                    for f in sentences
+                ]
+                mention, about = min(scored, key=lambda item: (item[0], -item[1].score))
+                if mention < 2 and not any(_same(c, about) for c in chosen):
                     chosen.append(about)
             return chosen
         for candidate in ranked:

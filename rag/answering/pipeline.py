@@ -91,7 +91,9 @@ class Answerer:
         places = self.scorer.places(question) if is_comparative(question) else []
         places = places[: self.settings.max_compared_places]  # one search per place
         if len(places) < 2:
-            return self.retriever.search(question, k=k, filters=filters)
+            # Across reports ("哪几篇报道…"): at most two passages of one article.
+            cap = 2 if is_comparative(question) else 0
+            return self.retriever.search(question, k=k, filters=filters, per_document=cap)
         per_place = []
         for place in places:
             focused = question
@@ -123,7 +125,8 @@ class Answerer:
         """Is there evidence for an answer in these passages at all?"""
         sentences = self.extractive.features(question, hits)
         ranked = self.extractive.rank(sentences)
-        return self.policy.judge(question, hits, sentences, ranked)
+        chosen = self.extractive.choose(question, sentences, ranked)
+        return self.policy.judge(question, hits, sentences, ranked, chosen)
 
     def refusal(
         self,

@@ -255,6 +255,10 @@ class LexicalIndex:
         bm25 = bm25s.BM25.load(str(folder / cls.FOLDER), show_progress=False, verbosity=0)
         return cls(bm25, Tokenizer([w for w in words if w]))
 
+    def vocabulary(self) -> list[str]:
+        """Every token the index knows."""
+        return list(self.bm25.vocab_dict)
+
     def document_frequency(self, token: str) -> int:
         """How many rows hold `token` (0 for a token the index does not know)."""
         indptr = self.bm25.scores["indptr"]

@@ -1,0 +1,62 @@
+"""English questions spell the corpus's names in pinyin: "Liuyang" is 浏阳, "Fukou" 涪口.
+
+Words cannot match Chinese text, but names can, once spelled back in characters: each
+word the lexical index knows (two to four characters) is keyed by its toneless pinyin,
+and a capitalised word or pair of words in an English question that spells one of them
+brings that word into the lexical search and the evidence scoring. The table is built
+on the first English question (a fraction of a second) and kept with the index.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+
+from pypinyin import lazy_pinyin
+
+_CJK_WORD = re.compile(r"^[\u4e00-\u9fff]{2,4}$")
+# "Liuyang", "Zhang Yexi", "Guanqiao": one or two capitalised words.
+_NAME = re.compile(r"\b[A-Z][a-z]+(?:[ -][A-Z][a-z]+)?\b")
+_SPELLING = re.compile(r"[^a-z]")
+MIN_SPELLING = 4  # "Hu", "An": too short to tell a name from chance
+
+
+class PinyinNames:
+    """Toneless pinyin -> the corpus words spelled so, most frequent first."""
+
+    def __init__(self, vocabulary: Callable[[], list[str]], frequency: Callable[[str], int]):
+        self._vocabulary = vocabulary
+        self._frequency = frequency
+        self._table: dict[str, list[str]] | None = None
+        self._lock = threading.Lock()
+
+    def table(self) -> dict[str, list[str]]:
+        with self._lock:
+            if self._table is None:
+                table: dict[str, list[str]] = {}
+                for word in self._vocabulary():
+                    if _CJK_WORD.match(word):
+                        table.setdefault("".join(lazy_pinyin(word)), []).append(word)
+                for words in table.values():
+                    words.sort(key=lambda w: -self._frequency(w))
+                self._table = table
+            return self._table
+
+    def names(self, question: str) -> list[str]:
+        """The corpus words an English question's capitalised words spell, in order."""
+        found: list[str] = []
+        for match in _NAME.finditer(question):
+            words = match.group(0).replace("-", " ").split(" ")
+            # The pair first ("Zhang Yexi" -> 张叶喜), else each word ("Fukou District").
+            for spelling in ["".join(words), *words] if len(words) > 1 else words:
+                key = _SPELLING.sub("", spelling.lower())
+                if len(key) >= MIN_SPELLING and key in self.table():
+                    found.append(self.table()[key][0])
+                    break
+        return list(dict.fromkeys(found))
+
+    def expand(self, question: str) -> str:
+        """The question with the names it spells appended in characters."""
+        names = [n for n in self.names(question) if n not in question]
+        return f"{question} {' '.join(names)}" if names else question
