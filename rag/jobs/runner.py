@@ -32,6 +32,7 @@ from rag.embedding import Embedder
 from rag.errors import OverloadedError, RagError, UnknownDocumentError
 from rag.index.generations import current_generation
 from rag.jobs.store import Job, JobProgress, JobStore, now
+from rag.storage import storage_errors
 
 logger = logging.getLogger("rag.jobs")
 
@@ -141,10 +142,16 @@ class JobRunner:
                 raise OverloadedError(
                     f"busy: {waiting} corpus changes are waiting; retry later", retry_after=retry
                 )
-        claim = self.store.claim(job.id)
-        if upload is not None:
-            self.store.stage(job.id, upload.data)
-        self.store.save(job)
+        claim = None
+        try:
+            with storage_errors(self.settings):  # a full disk is a 507 naming the folder
+                claim = self.store.claim(job.id)
+                if upload is not None:
+                    self.store.stage(job.id, upload.data)
+                self.store.save(job)
+        except BaseException:
+            self.store.forget(job.id, claim)
+            raise
         item = _Queued(job, upload, claim)
         self._enqueue(item)
         return job.model_copy(deep=True), item.future
@@ -172,8 +179,9 @@ class JobRunner:
         started = time.monotonic()
         with self._cond:
             job.state, job.started_at = "running", now()
-        self.store.save(job)
+        self._record(job)
         error: Exception | None = None
+        result: Result | None = None
         try:
             result = self._change(item, self._progress_of(job))
             if self.on_published is not None:
@@ -189,14 +197,27 @@ class JobRunner:
                 job.state, job.error = "failed", str(error) or type(error).__name__
             job.finished_at = now()
             self._seconds = 0.8 * self._seconds + 0.2 * (time.monotonic() - started)
-        self.store.finish(job, item.claim)
+        self._record(job, item.claim)
         with self._cond:
             self._live.pop(job.id, None)
         if item.future.set_running_or_notify_cancel():
             if error is None:
+                assert result is not None
                 item.future.set_result(result)
             else:
                 item.future.set_exception(error)
+
+    def _record(self, job: Job, claim: IO[bytes] | None = None) -> None:
+        """Save the job's record (finished: and drop its upload and lock). A folder that
+        refuses the write (full disk) must not stop the worker: the job's own outcome
+        reaches the waiting request anyway, and a stale record is resumed at restart."""
+        try:
+            if job.finished:
+                self.store.finish(job, claim)
+            else:
+                self.store.save(job)
+        except OSError as exc:
+            logger.error("cannot save the record of job %s: %s", job.id, exc)
 
     def _progress_of(self, job: Job) -> Callable[[int, int], None]:
         saved = 0.0
@@ -207,7 +228,7 @@ class JobRunner:
                 job.progress = JobProgress(done=done, total=total)
             if time.monotonic() - saved >= SAVE_EVERY_SECONDS or done == total:
                 saved = time.monotonic()
-                self.store.save(job)
+                self._record(job)
 
         return progress
 

@@ -104,9 +104,22 @@ class JobStore:
             return None
         return handle
 
+    def forget(self, job_id: str, claim: IO[bytes] | None) -> None:
+        """Drop what a job that could not be accepted left behind."""
+        for suffix in (".json", ".upload", ".lock"):
+            with contextlib.suppress(OSError):
+                self._file(job_id, suffix).unlink(missing_ok=True)
+        if claim is not None:
+            claim.close()
+
     def finish(self, job: Job, claim: IO[bytes] | None) -> None:
         """Save a finished job, drop its upload and lock, and prune old records."""
-        self.save(job)
+        try:
+            self.save(job)
+        except OSError:  # the record still says unfinished: keep its upload for a restart
+            if claim is not None:
+                claim.close()
+            raise
         self._file(job.id, ".upload").unlink(missing_ok=True)
         if claim is not None:
             self._file(job.id, ".lock").unlink(missing_ok=True)
