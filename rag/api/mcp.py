@@ -41,7 +41,8 @@ INSTRUCTIONS = (
 
 def build_mcp(current: Callable[[], Services], lanes: Lanes | None = None) -> MCPServer:
     """The MCP server over `current()`'s services (`lanes`: admission, over HTTP)."""
-    server = MCPServer("rag", instructions=INSTRUCTIONS)
+    # WARNING: the SDK configures the root logger with this level when none is set up.
+    server = MCPServer("rag", instructions=INSTRUCTIONS, log_level="WARNING")
 
     @contextlib.asynccontextmanager
     async def admitted(chars: int) -> AsyncIterator[None]:
