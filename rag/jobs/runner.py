@@ -184,12 +184,15 @@ class JobRunner:
         result: Result | None = None
         try:
             result = self._change(item, self._progress_of(job))
-            if self.on_published is not None:
-                self.on_published()
         except Exception as exc:  # a job's failure is news for its record, not the thread's end
             if not isinstance(exc, RagError):
                 logger.exception("job %s failed", job.id)
             error = exc
+        if error is None and self.on_published is not None:
+            try:  # serve the new generation before the job is reported done
+                self.on_published()
+            except Exception:
+                logger.exception("after job %s: the new index generation was not loaded", job.id)
         with self._cond:
             if error is None:
                 job.state, job.result = "done", result
