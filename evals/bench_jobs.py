@@ -4,8 +4,9 @@ What issue #17 asks of background jobs, measured on a scratch copy of the index 
 corpus (never the real ones): a ~100,000-character article (the text of a 200-page
 report: many distinct paragraphs, all embedded anew) is POSTed to `/v1/documents`; the
 script reports how long the `202` took, how long the job ran (with its progress), and the
-latency of `/v1/ask` questions sent one after another while it ran, against the same
-questions on the idle server before. Prints one line per figure and writes
+latency of `/v1/ask` questions sent one after another (`--pause` apart, each worded anew
+so none is answered from the query cache) while it ran, against such questions on the idle
+server before. Prints one line per figure and writes
 evals/results/bench-jobs-<timestamp>.json.
 """
 
@@ -69,14 +70,16 @@ def ask_ms(http: httpx.Client, question: str) -> tuple[float, int]:
     return (time.perf_counter() - started) * 1000, status
 
 
-def run(settings: Settings, chars: int, idle_asks: int) -> dict[str, Any]:
+def run(settings: Settings, chars: int, idle_asks: int, pause: float) -> dict[str, Any]:
     text = report_text(chars)
     log = Path(tempfile.gettempdir()) / "bench-jobs-serve.log"
     with (
         running_server(settings, log) as server,
         httpx.Client(base_url=server.url, timeout=120, headers=server.headers) as http,
     ):
-        idle = [ask_ms(http, QUESTIONS[i % len(QUESTIONS)]) for i in range(idle_asks)]
+        idle = [
+            ask_ms(http, f"{QUESTIONS[i % len(QUESTIONS)]}（空闲{i}）") for i in range(idle_asks)
+        ]
         body = {"title": "某县乡村建设情况报告", "text": text, "source": "report.md"}
         sent = time.perf_counter()
         response = http.post("/v1/documents", json=body)
@@ -88,9 +91,13 @@ def run(settings: Settings, chars: int, idle_asks: int) -> dict[str, Any]:
         samples: list[dict[str, int]] = []
         job: dict[str, Any] = response.json()
         while job["state"] in ("queued", "running"):
-            during.append(ask_ms(http, QUESTIONS[len(during) % len(QUESTIONS)]))
+            # A new wording each time: the query-vector cache cannot answer it, so every
+            # ask embeds its question beside the job's batches.
+            n = len(during)
+            during.append(ask_ms(http, f"{QUESTIONS[n % len(QUESTIONS)]}（第{n}问）"))
             job = http.get(f"/v1/jobs/{job_id}").json()
             samples.append(job["progress"])
+            time.sleep(pause)
         waited = time.perf_counter() - sent
     started = datetime.fromisoformat(job["started_at"])
     finished = datetime.fromisoformat(job["finished_at"])
@@ -118,13 +125,14 @@ def main() -> None:
     parser.add_argument("--index", type=Path, default=ROOT / "index", help="index to copy")
     parser.add_argument("--source", type=Path, default=ROOT / "seeds", help="corpus to copy")
     parser.add_argument("--idle-asks", type=int, default=20)
+    parser.add_argument("--pause", type=float, default=0.2, help="seconds between asks")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-jobs-") as scratch:
         root = Path(scratch)
         shutil.copytree(args.index, root / "index", ignore=shutil.ignore_patterns("jobs"))
         shutil.copytree(args.source, root / "seeds")
         settings = Settings(source_dir=root / "seeds", index_dir=root / "index", _env_file=None)
-        report = run(settings, args.chars, args.idle_asks)
+        report = run(settings, args.chars, args.idle_asks, args.pause)
     for name, value in report.items():
         print(f"{name}: {value}")
     out = ROOT / "evals" / "results" / f"bench-jobs-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 from concurrent.futures import Future
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -111,7 +112,7 @@ async def add_document(
     elif content_type in ("application/json", ""):
         # JSON escapes can double the size of the text.
         body = await _read_body(request, 2 * limit + FORM_OVERHEAD, limit)
-        upload = _json_upload(body, limit)
+        upload = await run_in_threadpool(_json_upload, body, limit)
     else:
         raise UploadError(
             f"unsupported content type '{content_type}': send multipart/form-data with a "
@@ -201,7 +202,10 @@ async def _form_upload(request: Request, body: bytes, limit: int) -> Upload:
                 raise UploadError("metadata is nested too deeply: send a flat JSON object") from exc
             except ValueError as exc:
                 raise UploadError(f"metadata is not valid JSON ({exc})") from exc
-        return prepare_upload(file.filename or "", data, metadata, limit=limit)
+        # Parsing a long article takes seconds: off the event loop, other requests go on.
+        return await run_in_threadpool(
+            partial(prepare_upload, file.filename or "", data, metadata, limit=limit)
+        )
     finally:
         await form.close()
 
