@@ -117,7 +117,8 @@ async def _adder(http: httpx.AsyncClient, until: float, every: float, report: Lo
         n += 1
         text = ADDED.format(n=3 + n % 2)
         response = await http.post(
-            "/v1/documents", json={"title": "白水镇卫生室建设", "text": text, "source": "load.md"}
+            "/v1/documents?wait=true",
+            json={"title": "白水镇卫生室建设", "text": text, "source": "load.md"},
         )
         if response.status_code in (200, 201):
             report.adds += 1

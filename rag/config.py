@@ -86,6 +86,7 @@ class Settings(BaseSettings):
     long_request_chars: int = Field(default=100, ge=1)
     max_active_long: int = Field(default=1, ge=1)
     max_queued_long: int = Field(default=4, ge=0)
+    # Corpus changes (jobs, rag/jobs.py) waiting behind the one that runs; beyond, a 503.
     max_queued_writes: int = Field(default=8, ge=0)
     # Largest request body outside uploads (a 413 beyond): the history's characters are
     # bounded anyway, this bounds what is parsed to find out.
@@ -103,6 +104,9 @@ class Settings(BaseSettings):
     # How often (at most) a running service checks index/CURRENT for a generation published
     # by the CLI or another worker; 0 turns following off.
     index_reload_seconds: float = Field(default=0.5, ge=0)
+    # Job records and staged uploads (None: <index_dir>/jobs); finished records kept.
+    jobs_dir: Path | None = None
+    jobs_kept: int = Field(default=100, ge=1)
 
     # Vector store (see README, "Milvus"): "faiss" in the process or a shared "milvus"
     # collection. Empty: the store the live index was built with (faiss for a new index).
@@ -113,8 +117,9 @@ class Settings(BaseSettings):
     milvus_token: str = ""
     milvus_collection: str = "rag_chunks"
 
-    @field_validator("prompts_dir", mode="before")
+    @field_validator("prompts_dir", "jobs_dir", mode="before")
     @classmethod
     def _unset_is_packaged(cls, value: object) -> object:
-        """`RAG_PROMPTS_DIR=` (empty) means the packaged prompts, not the current folder."""
+        """`RAG_PROMPTS_DIR=` (empty) means the packaged prompts, not the current folder
+        (and `RAG_JOBS_DIR=` the default, not the current folder)."""
         return None if value == "" else value

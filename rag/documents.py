@@ -44,7 +44,7 @@ from rag.errors import (
     UploadError,
 )
 from rag.index import BuildReport, IndexBundle, IndexConfig, Manifest, build_index, load_index
-from rag.index.builder import passage_text, stale_reasons
+from rag.index.builder import Progress, passage_text, stale_reasons
 from rag.index.chunks import ChunkStore
 from rag.index.generations import current_generation, write_lock
 from rag.schemas import Document, Section
@@ -192,10 +192,17 @@ def _doc_ids_of_file(path: Path, limits: ReadLimits) -> list[str]:
 # -- operations -----------------------------------------------------------------------------
 
 
-def add_documents(settings: Settings, embedder: Embedder, uploads: list[Upload]) -> list[AddResult]:
+def add_documents(
+    settings: Settings,
+    embedder: Embedder,
+    uploads: list[Upload],
+    *,
+    progress: Progress | None = None,
+) -> list[AddResult]:
     """Write `uploads` into the corpus folder and publish a new index generation.
 
     All or nothing: if the build fails, the folder is restored and the live index kept.
+    `progress` is told (done, total) texts embedded (a job's progress, `rag add`'s bar).
     """
     names = [u.name for u in uploads]
     duplicates = sorted({n for n in names if names.count(n) > 1})
@@ -235,7 +242,7 @@ def add_documents(settings: Settings, embedder: Embedder, uploads: list[Upload])
         if wanted.to_json() != sidecar.to_json():
             change.save_sidecar(wanted)
         if change.changed or not _index_is_current(config):
-            build_index(config, embedder)
+            build_index(config, embedder, on_progress=progress)
     known = {passage_text(c) for c in previous.chunks} if previous is not None else set()
     return _add_results(config, uploads, statuses, known, time.perf_counter() - started)
 
@@ -276,7 +283,11 @@ def _add_results(
 
 
 def remove_documents(
-    settings: Settings, embedder: Embedder, doc_ids: list[str]
+    settings: Settings,
+    embedder: Embedder,
+    doc_ids: list[str],
+    *,
+    progress: Progress | None = None,
 ) -> list[RemoveResult]:
     """Remove articles by id and publish a new generation (all or nothing).
 
@@ -316,7 +327,7 @@ def remove_documents(
                 wanted.metadata.pop(doc_id, None)
         if wanted.to_json() != sidecar.to_json():
             change.save_sidecar(wanted)
-        build_index(config, embedder)
+        build_index(config, embedder, on_progress=progress)
     generation = current_generation(config.index_dir).name
     seconds = round(time.perf_counter() - started, 3)
     return [

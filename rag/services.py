@@ -1,7 +1,7 @@
-"""Wire the configured parts together once: embedder, index, retriever, answerer.
+"""Wire the configured parts together once: embedder, index, retriever, answerer, jobs.
 
 The CLI and the API both start from `Services.start(settings)`; tests can build a
-`Services` from parts of their own.
+`Services` from parts of their own (an embedder of theirs reaches the job runner too).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from rag.embedding import Embedder, build_embedder
 from rag.errors import RagError
 from rag.index import IndexBundle, IndexConfig, load_index
 from rag.index.generations import POINTER, current_generation
+from rag.jobs import JobRunner, JobStore
 from rag.retrieval import Retriever
 
 logger = logging.getLogger("rag.services")
@@ -63,6 +65,22 @@ class Services:
             retriever=retriever,
             answerer=Answerer(settings, retriever),
         )
+
+
+def start_jobs(services: Services, on_published: Callable[[], None] | None = None) -> JobRunner:
+    """The background runner of corpus changes, with the jobs a crash left resumed;
+    `on_published` is called after each job's generation went live."""
+    settings = services.settings
+    folder = settings.jobs_dir or Path(settings.index_dir) / "jobs"
+    runner = JobRunner(
+        settings,
+        services.embedder,
+        JobStore(folder, kept=settings.jobs_kept),
+        max_queued=settings.max_queued_writes,
+        on_published=on_published,
+    )
+    runner.start()
+    return runner
 
 
 class IndexFollower:

@@ -40,7 +40,9 @@ def live_server(index_copy, services: Services, **changes: Any) -> Iterator[http
 
 def upload(http: httpx.Client, name: str, data: bytes, metadata: dict | None = None):
     fields = {"metadata": json.dumps(metadata, ensure_ascii=False)} if metadata else None
-    return http.post("/v1/documents", files={"file": (name, data, "text/markdown")}, data=fields)
+    return http.post(
+        "/v1/documents?wait=true", files={"file": (name, data, "text/markdown")}, data=fields
+    )
 
 
 def ask(http: httpx.Client, question: str, **extra: Any) -> dict[str, Any]:
@@ -84,14 +86,14 @@ def test_upload_a_file_then_ask_filter_and_delete(index_copy, services):
         elsewhere = ask(http, CLINIC_QUESTION, filters={"place": ["桂阳县"]})
         assert doc_id not in {c["doc_id"] for c in elsewhere["citations"]}
 
-        deleted = http.delete(f"/v1/documents/{doc_id}")
+        deleted = http.delete(f"/v1/documents/{doc_id}?wait=true")
         assert deleted.status_code == 200, deleted.text
         assert deleted.json()["file_deleted"] is True
         assert not (index_copy.source_dir / "青山县卫生室.md").exists()
         refused = ask(http, CLINIC_QUESTION)
         assert refused["answerable"] is False and refused["citations"] == []
         assert http.get(f"/v1/documents/{doc_id}").status_code == 404
-        again = http.delete(f"/v1/documents/{doc_id}")
+        again = http.delete(f"/v1/documents/{doc_id}?wait=true")
         assert again.status_code == 404 and doc_id in again.json()["detail"]
 
 
@@ -103,7 +105,7 @@ def test_json_upload_is_idempotent_and_a_change_replaces(index_copy, services, t
         "metadata": CLINIC_METADATA,
     }
     with live_server(index_copy, services) as http:
-        first = http.post("/v1/documents", json=body)
+        first = http.post("/v1/documents?wait=true", json=body)
         assert first.status_code == 201, first.text
         assert first.json()["status"] == "added"
         assert first.json()["source"] == "青山县卫生室.md"
@@ -112,7 +114,7 @@ def test_json_upload_is_idempotent_and_a_change_replaces(index_copy, services, t
         assert not (tmp_path.parent / "青山县卫生室.md").exists()
         ids = [d["doc_id"] for d in first.json()["documents"]]
 
-        again = http.post("/v1/documents", json=body)
+        again = http.post("/v1/documents?wait=true", json=body)
         assert again.status_code == 201
         assert again.json()["status"] == "unchanged" and again.json()["embedded"] == 0
         assert [d["doc_id"] for d in again.json()["documents"]] == ids
@@ -120,7 +122,7 @@ def test_json_upload_is_idempotent_and_a_change_replaces(index_copy, services, t
         assert len(listed) == len(set(listed)) == 12
 
         changed = {**body, "text": CLINIC_TEXT.replace("37个", "41个")}
-        replaced = http.post("/v1/documents", json=changed)
+        replaced = http.post("/v1/documents?wait=true", json=changed)
         assert replaced.status_code == 201
         assert replaced.json()["status"] == "replaced"
         assert [d["doc_id"] for d in replaced.json()["documents"]] == ids

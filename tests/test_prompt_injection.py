@@ -39,7 +39,9 @@ OBEYED = (
 
 
 def add_hostile_article(http) -> None:  # noqa: ANN001
-    response = http.post("/v1/documents", json={"title": HOSTILE_TITLE, "text": HOSTILE_TEXT})
+    response = http.post(
+        "/v1/documents?wait=true", json={"title": HOSTILE_TITLE, "text": HOSTILE_TEXT}
+    )
     assert response.status_code == 201, response.text
 
 

@@ -50,7 +50,7 @@ def kb(folder: Path) -> int:
 
 
 def upload(http: httpx.Client) -> httpx.Response:
-    return http.post("/v1/documents", json={"title": CLINIC_TITLE, "text": BIG_TEXT})
+    return http.post("/v1/documents?wait=true", json={"title": CLINIC_TITLE, "text": BIG_TEXT})
 
 
 def assert_nothing_changed(http: httpx.Client, settings: Settings, before: dict, live: Path):

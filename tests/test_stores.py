@@ -356,7 +356,7 @@ def test_two_workers_share_one_collection(index_copy, embedder, tmp_path, monkey
                 return bool(hits) and {h["doc_id"] for h in hits} == {doc_id}
 
             wait_for(found_through_the_other)
-            assert other.delete(f"/v1/documents/{doc_id}").status_code == 200
+            assert other.delete(f"/v1/documents/{doc_id}?wait=true").status_code == 200
             wait_for(lambda: one.get(f"/v1/documents/{doc_id}").status_code == 404)
             gone = one.get("/v1/search", params={"q": "卫生室", "place": "青山县"}).json()
             assert gone["hits"] == []

@@ -21,6 +21,8 @@ from rag.index import load_index
 from rag.services import Services
 from tests.api_server import closed_port_url, start_server
 from tests.make_files import REPORT_QUESTION, report_pdf
+from tests.test_jobs import gated_server
+from tests.test_updates import CLINIC_FILE, CLINIC_QUESTION
 
 try:
     from playwright.sync_api import Browser, Page, expect, sync_playwright
@@ -260,3 +262,29 @@ def test_phone_width_has_one_column_and_no_horizontal_scroll(
     assert page.evaluate(no_scroll)
     assert page.errors == []  # type: ignore[attr-defined]
     page.close()
+
+
+def test_an_uploaded_file_shows_its_job_progress_then_answers(
+    browser: Browser, index_copy, embedder
+) -> None:
+    with gated_server(index_copy, embedder) as (http, gated):
+        page = open_page(browser, str(http.base_url).rstrip("/"))
+        expect(page.locator("#documents li")).to_have_count(11)
+        page.set_input_files(
+            "#upload-file",
+            files=[{"name": "青山县卫生室.md", "mimeType": "text/markdown", "buffer": CLINIC_FILE}],
+        )
+        page.get_by_role("button", name="上传", exact=True).click()
+        status = page.locator("#upload-status")
+        # The job holds in its embedding step (the gate): the page shows it running.
+        expect(status).to_contain_text("正在编入索引")
+        expect(page.locator("#upload-progress")).to_be_visible()
+        gated.gate.set()
+        expect(status).to_contain_text("已添加 青山县卫生室.md：1 篇文章", timeout=120_000)
+        expect(page.locator("#documents li")).to_have_count(12)
+        ask(page, CLINIC_QUESTION)
+        expect(page.locator("#answer .cite").first).to_be_visible()
+        page.locator("#answer .cite").first.click()
+        expect(page.locator("#viewer-title")).to_contain_text("青山县")
+        assert page.errors == []  # type: ignore[attr-defined]
+        page.close()

@@ -4,10 +4,14 @@
 services at start-up, so `uvicorn --factory rag.api.app:create_app` (and each worker of
 `rag serve --workers N`) works on its own. Tests pass ready `services` to skip loading.
 
+The lifespan also starts the job runner (corpus changes in the background, rag/jobs),
+resuming the jobs a crash left, and the MCP session manager of `/mcp` (rag/api/mcp.py).
+
 Shutdown is bounded: uvicorn cancels what is still running after its graceful timeout
-(`RAG_SHUTDOWN_SECONDS` with `rag serve`), but a worker thread in the middle of tagging,
-embedding or a build cannot be interrupted, and Python waits for it before exiting.
-`exit_watch` leaves without it instead (see `watch_exit`).
+(`RAG_SHUTDOWN_SECONDS` with `rag serve`), and the job runner stops after its current
+job, waited for as long again; but a thread in the middle of tagging, embedding or a
+build cannot be interrupted, and Python waits for it before exiting. `exit_watch` leaves
+without it instead (see `watch_exit`); an unfinished job runs again at the next start.
 """
 
 from __future__ import annotations
@@ -32,10 +36,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from rag.api.deps import require_api_key
 from rag.api.errors import install_error_handlers
 from rag.api.limits import BodyLimitMiddleware, Lanes
+from rag.api.mcp import MCP_PATH, McpAccessMiddleware, build_mcp
 from rag.api.openapi import install_schema
-from rag.api.routes import ask, chat, documents, health, search, web
+from rag.api.routes import ask, chat, documents, health, jobs, search, web
 from rag.config import Settings
-from rag.services import IndexFollower, Services
+from rag.errors import IndexStateError
+from rag.services import IndexFollower, Services, start_jobs
 
 logger = logging.getLogger("rag.api")
 
@@ -64,7 +70,17 @@ def create_app(
         if loaded_here:
             # Blocking (model load, maybe an index build): keep the event loop free.
             app.state.services = await run_in_threadpool(Services.start, settings)
-        yield
+        follower: IndexFollower = app.state.index_follower
+        runner = await run_in_threadpool(
+            start_jobs, app.state.services, lambda: follower.reload_now(app.state)
+        )
+        app.state.jobs = runner
+        try:
+            async with mcp.session_manager.run():
+                yield
+        finally:
+            app.state.jobs = None
+            await run_in_threadpool(runner.close, settings.shutdown_seconds)
         if watch:
             watch_exit(EXIT_GRACE_SECONDS)
         if loaded_here:
@@ -81,6 +97,19 @@ def create_app(
     # Follows index/CURRENT so corpus changes made elsewhere are served (rag.services).
     app.state.index_follower = IndexFollower(settings.index_reload_seconds)
     app.state.lanes = Lanes.from_settings(settings)
+    app.state.jobs = None  # the lifespan starts the runner
+
+    def current() -> Services:
+        if app.state.services is None:
+            raise IndexStateError("the service is starting: the index is not loaded yet")
+        return app.state.index_follower.current(app.state)
+
+    mcp = build_mcp(current, app.state.lanes)
+    # Stateless: any worker of `rag serve --workers N` can answer any MCP request.
+    mcp_app = mcp.streamable_http_app(
+        streamable_http_path=MCP_PATH, stateless_http=True, host=settings.host
+    )
+    app.add_middleware(McpAccessMiddleware, key=settings.api_key)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
     if settings.cors_origins:
@@ -94,8 +123,9 @@ def create_app(
     app.include_router(health.router)
     app.include_router(web.router)  # the page is open; it sends the key to /v1/*
     protected = [Depends(require_api_key)]
-    for module in (ask, search, documents, chat):
+    for module in (ask, search, documents, jobs, chat):
         app.include_router(module.router, dependencies=protected)
+    app.router.routes.extend(mcp_app.routes)  # /mcp, behind McpAccessMiddleware
     install_schema(app)
     return app
 

@@ -1,12 +1,13 @@
 """Admission: bounded queues per kind of work, and a cap on request bodies.
 
-Answers, searches and corpus changes run in worker threads on a few cores; without a
-bound, a burst of expensive requests holds every thread and the GIL, and an ordinary
-question waits behind all of them. So each kind of work has a lane: at most `active` run
-at once, at most `queued` wait (in arrival order), and the next one gets 503 with a
-`Retry-After` estimated from how long the lane's requests have been taking. Long requests
-(more than `RAG_LONG_REQUEST_CHARS` of question and follow-up text) have their own
-narrow lane, so they never queue ahead of ordinary questions.
+Answers and searches run in worker threads on a few cores; without a bound, a burst of
+expensive requests holds every thread and the GIL, and an ordinary question waits behind
+all of them. So each kind of work has a lane: at most `active` run at once, at most
+`queued` wait (in arrival order), and the next one gets 503 with a `Retry-After`
+estimated from how long the lane's requests have been taking. Long requests (more than
+`RAG_LONG_REQUEST_CHARS` of question and follow-up text) have their own narrow lane, so
+they never queue ahead of ordinary questions. Corpus changes hold no lane: they are jobs
+(rag/jobs), run by one thread of their own behind a bounded queue.
 """
 
 from __future__ import annotations
@@ -97,7 +98,6 @@ class Lane:
 class Lanes:
     short: Lane
     long: Lane
-    writes: Lane
     long_chars: int
 
     @classmethod
@@ -105,7 +105,6 @@ class Lanes:
         return cls(
             short=Lane("requests", settings.max_active, settings.max_queued),
             long=Lane("long requests", settings.max_active_long, settings.max_queued_long),
-            writes=Lane("corpus changes", 1, settings.max_queued_writes),  # one writer anyway
             long_chars=settings.long_request_chars,
         )
 

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from rag.documents import DocumentSummary
+from rag.jobs import Job
 from rag.query import Filters
 from rag.schemas import ChatMessage, Citation, Section
 
@@ -65,6 +66,10 @@ class AskRequest(TextRequest):
 
 class DocumentsResponse(BaseModel):
     documents: list[DocumentSummary]
+
+
+class JobsResponse(BaseModel):
+    jobs: list[Job]
 
 
 class DocumentUploadBody(TextRequest):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -73,7 +76,8 @@ def add(
     index: IndexOpt = None,
 ) -> None:
     """Copy article files into the corpus folder and update the index (only new passages
-    are embedded). Re-adding a file replaces its articles; identical content is a no-op."""
+    are embedded, with a progress bar). Re-adding a file replaces its articles; identical
+    content is a no-op."""
     from rag.corpus.uploads import parse_metadata_pairs, prepare_upload
     from rag.documents import add_documents
     from rag.embedding import build_embedder
@@ -95,7 +99,9 @@ def add(
                 unpacked_limit=settings.max_unpacked_bytes,
             )
         )
-    results = add_documents(settings, build_embedder(settings), uploads)
+    embedder = build_embedder(settings)
+    with progress_bar() as progress:
+        results = add_documents(settings, embedder, uploads, progress=progress)
     for result in results:
         articles = len(result.documents)
         chunks = sum(d.chunks for d in result.documents)
@@ -106,6 +112,20 @@ def add(
         )
         for document in result.documents:
             typer.echo(f"    {document.doc_id}  {document.title}")
+
+
+@contextlib.contextmanager
+def progress_bar() -> Iterator[Callable[[int, int], None]]:
+    """A bar on stderr (a terminal only) fed by the build's (done, total) progress."""
+    from tqdm import tqdm
+
+    with tqdm(desc="embedding", unit="text", file=sys.stderr, disable=None) as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        yield progress
 
 
 @app.command()

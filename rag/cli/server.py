@@ -1,4 +1,5 @@
-"""`rag serve`: the HTTP API in this process, or in several uvicorn workers."""
+"""`rag serve`: the HTTP API in this process, or in several uvicorn workers; `rag mcp`:
+the MCP tools over stdio."""
 
 from __future__ import annotations
 
@@ -80,6 +81,22 @@ def serve(
         if lite_server is not None:
             lite_server.terminate()
             lite_server.wait(timeout=10)
+
+
+@app.command()
+def mcp(index: IndexOpt = None) -> None:
+    """Serve the MCP tools (search, ask, get_document, list_documents) over stdio, for an
+    agent or IDE assistant that starts this command (README, "MCP")."""
+    from types import SimpleNamespace
+
+    from rag.api.mcp import build_mcp
+    from rag.services import IndexFollower, Services
+
+    settings = settings_from(index=index)
+    # stdout is the protocol's: the index build, if any, reports on stderr.
+    holder = SimpleNamespace(services=Services.start(settings))
+    follower = IndexFollower(settings.index_reload_seconds)  # follows `rag add` elsewhere
+    build_mcp(lambda: follower.current(holder)).run("stdio")
 
 
 def share_milvus_lite(settings: Settings) -> tuple[Settings, subprocess.Popen | None]:

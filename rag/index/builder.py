@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,6 +44,9 @@ from rag.schemas import Chunk
 
 if TYPE_CHECKING:
     from rag.config import Settings
+
+# Told (done, total) as a build embeds: texts (chunks, then their sentences) not reused.
+Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -137,10 +141,12 @@ def embed_texts(
     progress: bool,
     known: dict[str, np.ndarray] | None = None,
     what: str = "chunk",
+    on_batch: Callable[[int], None] | None = None,
 ) -> tuple[np.ndarray, int]:
-    """Passage-mode vectors for `texts` (reusing `known` ones) and how many were new."""
+    """Passage-mode vectors for `texts` (reusing `known` ones) and how many were new;
+    `on_batch` is told how many each batch embedded (a job's progress)."""
     known = known or {}
-    missing = [t for t in dict.fromkeys(texts) if t not in known]
+    missing = missing_texts(texts, known)
     fresh: dict[str, np.ndarray] = {}
     with tqdm(
         total=len(missing),
@@ -153,6 +159,8 @@ def embed_texts(
             batch = missing[i : i + batch_size]
             fresh.update(zip(batch, embedder.embed_passages(batch), strict=True))
             bar.update(len(batch))
+            if on_batch is not None:
+                on_batch(len(batch))
     if not texts:
         return np.zeros((0, embedder.dim), dtype=np.float32), 0
     vectors = np.vstack([fresh[t] if t in fresh else known[t] for t in texts])
@@ -170,7 +178,18 @@ def _live_extractions(index_dir: Path) -> list[Extraction]:
         return []
 
 
-def build_index(config: IndexConfig, embedder: Embedder, *, progress: bool = False) -> BuildReport:
+def missing_texts(texts: list[str], known: dict[str, np.ndarray]) -> list[str]:
+    """The distinct texts that have no vector yet."""
+    return [t for t in dict.fromkeys(texts) if t not in known]
+
+
+def build_index(
+    config: IndexConfig,
+    embedder: Embedder,
+    *,
+    progress: bool = False,
+    on_progress: Progress | None = None,
+) -> BuildReport:
     """Read `config.source_dir`, chunk, embed, index, and publish a new generation.
 
     The caller holds the index's write lock (`generations.write_lock`) for the whole
@@ -187,10 +206,30 @@ def build_index(config: IndexConfig, embedder: Embedder, *, progress: bool = Fal
     embed_started = time.perf_counter()
     known, known_sentences = reusable_vectors(config.index_dir, embedder.name)
     passages = [passage_text(c) for c in chunks]
-    vectors, embedded = embed_texts(passages, embedder, config.batch_size, progress, known)
     sentence_keys, sentence_texts = SentenceIndex.collect(chunks)
+    total = len(missing_texts(passages, known)) + len(
+        missing_texts(sentence_texts, known_sentences)
+    )
+    done = 0
+
+    def advance(count: int) -> None:
+        nonlocal done
+        done += count
+        if on_progress is not None:
+            on_progress(done, total)
+
+    advance(0)
+    vectors, embedded = embed_texts(
+        passages, embedder, config.batch_size, progress, known, on_batch=advance
+    )
     sentence_vectors, sentences_embedded = embed_texts(
-        sentence_texts, embedder, config.batch_size, progress, known_sentences, "sentence"
+        sentence_texts,
+        embedder,
+        config.batch_size,
+        progress,
+        known_sentences,
+        "sentence",
+        on_batch=advance,
     )
     sentences = SentenceIndex(sentence_keys, sentence_vectors)
     embed_seconds = time.perf_counter() - embed_started

@@ -1,28 +1,34 @@
 """The indexed articles: a citation's `start:end` indexes into a document's `text`.
 
 `POST /v1/documents` adds (or replaces) an article file and `DELETE /v1/documents/{id}`
-removes one; both change the corpus folder and publish a new index generation
-(`rag.documents`), then this worker swaps to it before answering.
+removes one. The request validates (and, for an upload, stages) the change and answers
+`202` with a job (`GET /v1/jobs/{id}`, rag/jobs); the job changes the corpus folder and
+publishes a new index generation in the background. With `?wait=true` the answer waits
+for the job and is the change's result, as `201` (added) or `200` (removed).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
-from typing import Any
+from concurrent.futures import Future
+from functools import partial
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from rag.api.deps import ServicesDep
+from rag.api.deps import JobsDep, ServicesDep
 from rag.api.errors import readable
-from rag.api.limits import lanes_of
 from rag.api.schemas import DocumentResponse, DocumentsResponse, DocumentUploadBody, check_unicode
 from rag.corpus.uploads import Upload, prepare_json_upload, prepare_upload
-from rag.documents import AddResult, RemoveResult, add_documents, list_documents, remove_documents
-from rag.errors import InvalidRequestError, UploadError, UploadTooLargeError
+from rag.documents import AddResult, RemoveResult, list_documents
+from rag.errors import InvalidRequestError, UnknownDocumentError, UploadError, UploadTooLargeError
+from rag.jobs import Job
 
 router = APIRouter(prefix="/v1", tags=["documents"])
 
@@ -54,6 +60,15 @@ UPLOAD_BODY: dict[str, Any] = {
 }
 
 
+WaitQuery = Annotated[
+    bool,
+    Query(description="answer once the change is live, with its result, instead of 202 + job"),
+]
+ACCEPTED: dict[int | str, dict[str, Any]] = {
+    202: {"model": Job, "description": "accepted: the job (Location: /v1/jobs/{id})"},
+}
+
+
 @router.get("/documents")
 def documents(services: ServicesDep) -> DocumentsResponse:
     return DocumentsResponse(documents=list_documents(services.bundle.store))
@@ -77,8 +92,10 @@ def get_document(doc_id: str, services: ServicesDep) -> DocumentResponse:
 @router.post(
     "/documents",
     status_code=201,
+    response_model=AddResult,
     openapi_extra={"requestBody": UPLOAD_BODY},
     responses={
+        **ACCEPTED,
         413: {
             "description": "over the upload limit (RAG_MAX_UPLOAD_BYTES), or a .docx "
             "unpacking past RAG_MAX_UNPACKED_BYTES"
@@ -91,10 +108,13 @@ def get_document(doc_id: str, services: ServicesDep) -> DocumentResponse:
         507: {"description": "no space left for the corpus or index folder"},
     },
 )
-async def add_document(request: Request, services: ServicesDep) -> AddResult:
+async def add_document(
+    request: Request, services: ServicesDep, jobs: JobsDep, wait: WaitQuery = False
+) -> AddResult | JSONResponse:
     """Add an article file (multipart `file`, optional `metadata` JSON string field) or a
     JSON `{title, text, source, metadata}`. Re-adding a source replaces its articles;
-    identical content is `unchanged`. The answer comes once the new index is live."""
+    identical content is `unchanged`. The upload is checked and stored, then indexed by a
+    job (202); with `wait=true` the answer (201) comes once the new index is live."""
     limit = services.settings.max_upload_bytes
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "multipart/form-data":
@@ -103,44 +123,46 @@ async def add_document(request: Request, services: ServicesDep) -> AddResult:
     elif content_type in ("application/json", ""):
         # JSON escapes can double the size of the text.
         body = await _read_body(request, 2 * limit + FORM_OVERHEAD, limit)
-        upload = _json_upload(body, limit)
+        upload = await run_in_threadpool(_json_upload, body, limit)
     else:
         raise UploadError(
             f"unsupported content type '{content_type}': send multipart/form-data with a "
             "'file' field, or a JSON object {title, text, source, metadata}"
         )
-    # Changes wait for the write lock anyway: the lane keeps them from holding every thread.
-    async with lanes_of(request).writes.slot():
-        results = await run_in_threadpool(
-            add_documents, services.settings, services.embedder, [upload]
-        )
-        await _follow(request)
-    return results[0]
+    job, done = await run_in_threadpool(jobs.submit_add, upload)
+    return await _accepted_or_done(job, done, wait)
 
 
 @router.delete(
     "/documents/{doc_id}",
+    response_model=RemoveResult,
     responses={
+        **ACCEPTED,
         404: {"description": "no such document"},
         503: {"description": "busy (Retry-After), or a folder that cannot be written"},
         507: {"description": "no space left for the corpus or index folder"},
     },
 )
-async def delete_document(doc_id: str, request: Request, services: ServicesDep) -> RemoveResult:
-    """Remove one article; its file goes too when it was the file's last article."""
-    async with lanes_of(request).writes.slot():
-        results = await run_in_threadpool(
-            remove_documents, services.settings, services.embedder, [doc_id]
-        )
-        await _follow(request)
-    return results[0]
+async def delete_document(
+    doc_id: str, services: ServicesDep, jobs: JobsDep, wait: WaitQuery = False
+) -> RemoveResult | JSONResponse:
+    """Remove one article (a job, 202; with `wait=true` the result, 200); its file goes
+    too when it was the file's last article."""
+    document = services.bundle.store.document(doc_id)
+    if document is None:
+        raise UnknownDocumentError(f"no document with id '{doc_id}': see GET /v1/documents")
+    job, done = await run_in_threadpool(jobs.submit_remove, doc_id, document.source, document.title)
+    return await _accepted_or_done(job, done, wait)
 
 
-async def _follow(request: Request) -> None:
-    """Serve the generation this request just published from now on."""
-    follower = getattr(request.app.state, "index_follower", None)
-    if follower is not None:
-        await run_in_threadpool(follower.reload_now, request.app.state)
+async def _accepted_or_done(job: Job, done: Future[AddResult | RemoveResult], wait: bool) -> Any:
+    """The job (202), or with `wait` its result once the new generation is served (the
+    runner has this worker follow it first); a failed job raises its error here."""
+    if wait:
+        return await asyncio.wrap_future(done)
+    return JSONResponse(
+        job.model_dump(mode="json"), status_code=202, headers={"Location": f"/v1/jobs/{job.id}"}
+    )
 
 
 async def _read_body(request: Request, cap: int, limit: int) -> bytes:
@@ -191,12 +213,16 @@ async def _form_upload(request: Request, body: bytes, limit: int, unpacked_limit
                 raise UploadError("metadata is nested too deeply: send a flat JSON object") from exc
             except ValueError as exc:
                 raise UploadError(f"metadata is not valid JSON ({exc})") from exc
-        return prepare_upload(
-            file.filename or "",
-            data,
-            metadata,
-            limit=limit,
-            unpacked_limit=unpacked_limit,
+        # Parsing a long article takes seconds: off the event loop, other requests go on.
+        return await run_in_threadpool(
+            partial(
+                prepare_upload,
+                file.filename or "",
+                data,
+                metadata,
+                limit=limit,
+                unpacked_limit=unpacked_limit,
+            )
         )
     finally:
         await form.close()

@@ -247,6 +247,48 @@ function paragraph(text, start, end, range) {
   return el("p", {}, text.slice(start, from), el("mark", {}, text.slice(from, to)), text.slice(to, end));
 }
 
+const UPLOADED = { added: "已添加", replaced: "已替换", unchanged: "内容未变" };
+const pause = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
+
+// Upload a file (202: a job), then poll the job, showing its progress, until it ends.
+async function upload() {
+  const file = $("upload-file").files[0];
+  if (!file) return;
+  const status = $("upload-status");
+  const bar = $("upload-progress");
+  const form = new FormData();
+  form.append("file", file);
+  $("upload-button").disabled = true;
+  showError("");
+  status.textContent = `正在上传 ${file.name}…`;
+  try {
+    let job = await (await request("/v1/documents", { method: "POST", body: form })).json();
+    bar.value = 0;
+    bar.hidden = false;
+    while (job.state === "queued" || job.state === "running") {
+      const { done, total } = job.progress;
+      bar.max = Math.max(total, 1);
+      bar.value = done;
+      status.textContent = job.state === "queued" ? "排队等待编入索引…" : `正在编入索引：已嵌入 ${done} / ${total} 段`;
+      await pause(400);
+      job = await (await request(`/v1/jobs/${encodeURIComponent(job.id)}`)).json();
+    }
+    if (job.state === "failed") throw new ApiError(`编入索引失败：${job.error}`, 0);
+    const { result } = job;
+    const chunks = result.documents.reduce((sum, doc) => sum + doc.chunks, 0);
+    bar.value = bar.max;
+    status.textContent = `${UPLOADED[result.status]} ${result.source}：${result.documents.length} 篇文章，${chunks} 段。`;
+    $("upload-file").value = "";
+    loadDocuments();
+  } catch (error) {
+    bar.hidden = true;
+    status.textContent = "";
+    showError(error instanceof ApiError ? error.message : `上传中断（${error.message}）。`);
+  } finally {
+    $("upload-button").disabled = false;
+  }
+}
+
 function closeViewer() {
   const viewer = $("viewer");
   if (!viewer.classList.contains("open")) return;
@@ -260,6 +302,10 @@ function closeViewer() {
 $("ask-form").addEventListener("submit", (event) => {
   event.preventDefault();
   ask();
+});
+$("upload-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  upload();
 });
 $("key-form").addEventListener("submit", (event) => {
   event.preventDefault();
