@@ -53,6 +53,11 @@ NUMBER_MISMATCH_CAP = 0.3
 # Shorter uncited sentences ("是的。", "Yes.") make no checkable claim.
 MIN_CONTENT_CHARS = 4
 
+# Content characters in a row that no passage bigram covers: an invented clause or name.
+UNSEEN_RUN = 5
+_QUOTED = re.compile(r"[“「『《\"]([^”」』》\"]{2,30})[”」』》\"]")
+_LATIN_WORD = re.compile(r"\b[a-z]{3,}\b")
+
 # Uncited sentences that only link or introduce cited ones.
 _CONNECTIVES = frozenset(
     {
@@ -72,6 +77,8 @@ _LEAD_IN_MAX_CHARS = 15
 class CitedSentence:
     text: str  # without markers
     markers: list[int] = field(default_factory=list)  # distinct, in order
+    raw: str = field(default="", compare=False)  # as written, markers included
+    line_start: bool = field(default=False, compare=False)  # begins a new line of the answer
 
 
 @dataclass
@@ -138,13 +145,20 @@ def parse_citations(answer: str, n_passages: int) -> ParsedAnswer:
     text = _SPACED_MARKER.sub(keep_in_range, normalize_markers(answer)).strip()
     sentences: list[CitedSentence] = []
     cited: list[int] = []
-    for sentence in split_sentences(text):
-        markers = list(dict.fromkeys(int(n) for n in _MARKER.findall(sentence)))
-        bare = _SPACED_MARKER.sub("", sentence).strip()
-        if not bare and not markers:
-            continue
-        sentences.append(CitedSentence(text=bare, markers=markers))
-        cited.extend(n for n in markers if n not in cited)
+    for line in text.splitlines():
+        for i, sentence in enumerate(split_sentences(line)):
+            markers = list(dict.fromkeys(int(n) for n in _MARKER.findall(sentence)))
+            bare = _SPACED_MARKER.sub("", sentence).strip()
+            if not bare and not markers:
+                continue
+            if not bare and sentences:  # markers on their own line cite the sentence before
+                last = sentences[-1]
+                last.markers.extend(n for n in markers if n not in last.markers)
+                last.raw += sentence
+            else:
+                start = i == 0 and bool(sentences)
+                sentences.append(CitedSentence(bare, markers, raw=sentence, line_start=start))
+            cited.extend(n for n in markers if n not in cited)
     return ParsedAnswer(text=text, sentences=sentences, cited=cited, dropped_markers=dropped)
 
 
@@ -193,6 +207,37 @@ def support_score(sentence: str, passage: str) -> float:
         if not re.search(rf"(?<![\d.]){re.escape(number)}{tail}", passage):
             return min(score, NUMBER_MISMATCH_CAP)
     return score
+
+
+def strict_support(sentence: str, passage: str) -> float:
+    """`support_score`, also capped at NUMBER_MISMATCH_CAP when the passage lacks a name the
+    sentence quotes (“…”, 《…》, Latin words) or a run of UNSEEN_RUN content characters in
+    a row: a model's sentence that copies half a passage and invents the rest must fail."""
+    score = support_score(sentence, passage)
+    prepared, text = _prepare(sentence), _prepare(passage)
+    names = [n.strip() for n in _QUOTED.findall(prepared)] + _LATIN_WORD.findall(prepared)
+    if any(name and name not in text for name in names):
+        return min(score, NUMBER_MISMATCH_CAP)
+    known = _passage_units(text)
+    for segment in _PUNCT_SPLIT.split(prepared):
+        tokens = _TOKEN.findall(segment)
+        run = 0
+        for i, token in enumerate(tokens):
+            seen = (token,) in known and (
+                len(tokens) == 1
+                or (i > 0 and (tokens[i - 1], token) in known)
+                or (i + 1 < len(tokens) and (token, tokens[i + 1]) in known)
+            )
+            run = 0 if seen else run + len(token)
+            if run >= UNSEEN_RUN:
+                return min(score, NUMBER_MISMATCH_CAP)
+    return score
+
+
+def is_claim(text: str) -> bool:
+    """Does the sentence state something to check (not a list number like "1." or a
+    connective like "综上所述：")?"""
+    return _units(_prepare(text))[1] >= 2 and not _is_connective(text)
 
 
 def _is_connective(text: str) -> bool:
