@@ -346,9 +346,9 @@ def test_the_prompt_fits_the_token_budget(services, fake_llm: FakeLLM):
 
     fake_llm.script(reply(FUKOU_FACT + "[1]。"))
     model_answerer(services, fake_llm, prompt_tokens=0).answer(FUKOU)
-    model_answerer(services, fake_llm, prompt_tokens=400).answer(FUKOU)
+    model_answerer(services, fake_llm, prompt_tokens=500).answer(FUKOU)
     whole, cut = (r.body["messages"] for r in fake_llm.requests)
-    assert sum(estimate_tokens(m["content"]) for m in cut) <= 400
+    assert sum(estimate_tokens(m["content"]) for m in cut) <= 500
     assert len(cut[-1]["content"]) < len(whole[-1]["content"])
     best = services.answerer.extractive.candidates(
         FUKOU, services.answerer.retrieve(FUKOU, 5, None)

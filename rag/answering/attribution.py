@@ -45,10 +45,33 @@ class Attribution:
     dropped_markers: int = 0  # markers naming no retrieved passage, removed
 
 
-def _support(sentence: CitedSentence, passages: list[str], threshold: float) -> list[int]:
+@dataclass(frozen=True)
+class _Check:
+    question: str
+    names: tuple[str, ...]
+    sources: list[str]  # where a cited passage's names may appear: its whole article
+    threshold: float
+
+    def score(self, sentence: str, passage: str) -> float:
+        return strict_support(sentence, passage, self.question)
+
+    def names_hold(self, sentence: str, cited: list[int]) -> bool:
+        """A place or body the question names, repeated in the sentence, must be one the
+        cited article mentions: no transplanting the question's place onto another's facts."""
+        named = [name for name in self.names if name in sentence]
+        return all(any(name in self.sources[n - 1] for n in cited) for name in named)
+
+
+def _support(sentence: CitedSentence, passages: list[str], check: _Check) -> list[int]:
     """The passages to cite for a claim: the model's markers that hold, else the best
     passage, else the best two together (a sentence joining two facts); [] if none."""
-    scores = [strict_support(sentence.text, p) for p in passages]
+    cited = _supporting(sentence, passages, check)
+    return cited if cited and check.names_hold(sentence.text, cited) else []
+
+
+def _supporting(sentence: CitedSentence, passages: list[str], check: _Check) -> list[int]:
+    threshold = check.threshold
+    scores = [check.score(sentence.text, p) for p in passages]
     kept = [n for n in sentence.markers if scores[n - 1] >= threshold]
     if kept:
         return kept
@@ -61,7 +84,7 @@ def _support(sentence: CitedSentence, passages: list[str], threshold: float) -> 
     if len(order) > 1 and scores[order[1]] > 0:
         second = order[1]
         joined = passages[best] + "\n" + passages[second]
-        if strict_support(sentence.text, joined) >= threshold:
+        if check.score(sentence.text, joined) >= threshold:
             return sorted([best + 1, second + 1])
     return []
 
@@ -88,10 +111,19 @@ def attribute(
     answer: str,
     passages: list[str],
     *,
+    question: str = "",
+    names: tuple[str, ...] = (),
+    sources: list[str] | None = None,
     unsupported: UnsupportedMode = "drop",
     threshold: float = SUPPORT_THRESHOLD,
 ) -> Attribution:
-    """Check and cite every sentence of `answer` against `passages` ([n] is passages[n-1])."""
+    """Check and cite every sentence of `answer` against `passages` ([n] is passages[n-1]).
+
+    `question` is what `strict_support` reads; `names` are the places and bodies it names,
+    which a sentence may repeat only from a cited passage's `sources` (its article's text;
+    by default the passages themselves).
+    """
+    check = _Check(question, names, sources or passages, threshold)
     parsed = parse_citations(answer, len(passages))
     declined = bool(DECLINE.search(parsed.text))
     result = Attribution(text="", declined=declined, dropped_markers=parsed.dropped_markers)
@@ -102,7 +134,7 @@ def attribute(
         if not is_claim(sentence.text):
             pieces.append((sentence.text, sentence.line_start))  # links claims, cites nothing
             continue
-        markers = _support(sentence, passages, threshold)
+        markers = _support(sentence, passages, check)
         if not markers:
             result.unsupported.append(sentence.text)
             if unsupported == "flag":

@@ -57,6 +57,8 @@ MIN_CONTENT_CHARS = 4
 UNSEEN_RUN = 5
 _QUOTED = re.compile(r"[“「『《\"]([^”」』》\"]{2,30})[”」』》\"]")
 _LATIN_WORD = re.compile(r"\b[a-z]{3,}\b")
+# Characters that glue a sentence together and claim nothing on their own.
+_GLUE = frozenset("的了是有又也在和与及就都而被把对为着过呢吗吧啊")
 
 # Uncited sentences that only link or introduce cited ones.
 _CONNECTIVES = frozenset(
@@ -209,29 +211,60 @@ def support_score(sentence: str, passage: str) -> float:
     return score
 
 
-def strict_support(sentence: str, passage: str) -> float:
-    """`support_score`, also capped at NUMBER_MISMATCH_CAP when the passage lacks a name the
-    sentence quotes (“…”, 《…》, Latin words) or a run of UNSEEN_RUN content characters in
-    a row: a model's sentence that copies half a passage and invents the rest must fail."""
-    score = support_score(sentence, passage)
-    prepared, text = _prepare(sentence), _prepare(passage)
-    names = [n.strip() for n in _QUOTED.findall(prepared)] + _LATIN_WORD.findall(prepared)
-    if any(name and name not in text for name in names):
-        return min(score, NUMBER_MISMATCH_CAP)
-    known = _passage_units(text)
-    for segment in _PUNCT_SPLIT.split(prepared):
-        tokens = _TOKEN.findall(segment)
+def _glue_free_tokens(segment: str) -> list[str]:
+    return [t for t in _TOKEN.findall(segment) if t not in _GLUE]
+
+
+def _glue_free_units(text: str) -> set[tuple[str, ...]]:
+    """Tokens and token bigrams within segments, glue characters left out."""
+    units: set[tuple[str, ...]] = set()
+    for segment in _PUNCT_SPLIT.split(text):
+        tokens = _glue_free_tokens(segment)
+        units.update((t,) for t in tokens)
+        units.update(zip(tokens, tokens[1:], strict=False))
+    return units
+
+
+def strict_support(sentence: str, passage: str, question: str = "") -> float:
+    """How well `passage` supports a model's sentence, in [0, 1], judged strictly.
+
+    The share of the sentence's content bigrams the passage holds, counting neither glue
+    characters (的, 是, 又...) nor bigrams the sentence takes from the `question` (a model
+    restating the question adds no claim). Capped at NUMBER_MISMATCH_CAP when the passage
+    lacks a number of the sentence, a name it quotes (“…”, 《…》, Latin words), or a run of
+    UNSEEN_RUN content characters the passage and question do not cover (an invented
+    clause). A sentence that only restates the question scores 0.
+    """
+    text, asked, passage = _prepare(sentence), _prepare(question), _prepare(passage)
+    known, given = _glue_free_units(passage), _glue_free_units(asked)
+    cap = 1.0
+    quoted = [n.strip() for n in _QUOTED.findall(text)] + _LATIN_WORD.findall(text)
+    if any(name and name not in passage for name in quoted):
+        cap = NUMBER_MISMATCH_CAP
+    for number in _NUMBER.findall(text):
+        tail = "" if number.endswith(("万", "亿")) else r"(?![\d.]?\d)"
+        if not re.search(rf"(?<![\d.]){re.escape(number)}{tail}", passage):
+            cap = NUMBER_MISMATCH_CAP
+    claimed, held = 0, 0
+    for segment in _PUNCT_SPLIT.split(text):
+        tokens = _glue_free_tokens(segment)
+        pairs = list(zip(tokens, tokens[1:], strict=False)) or [(t,) for t in tokens]
+        for unit in pairs:
+            if unit not in given:
+                claimed += 1
+                held += unit in known
         run = 0
         for i, token in enumerate(tokens):
-            seen = (token,) in known and (
-                len(tokens) == 1
-                or (i > 0 and (tokens[i - 1], token) in known)
-                or (i + 1 < len(tokens) and (token, tokens[i + 1]) in known)
-            )
+            around = [(token,)] if len(tokens) == 1 else []
+            around += [(tokens[i - 1], token)] if i else []
+            around += [(token, tokens[i + 1])] if i + 1 < len(tokens) else []
+            seen = any(u in known or u in given for u in around)
             run = 0 if seen else run + len(token)
             if run >= UNSEEN_RUN:
-                return min(score, NUMBER_MISMATCH_CAP)
-    return score
+                cap = NUMBER_MISMATCH_CAP
+    if not claimed:
+        return 0.0
+    return min(held / claimed, cap)
 
 
 def is_claim(text: str) -> bool:

@@ -18,7 +18,7 @@ from rag.schemas import Hit
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]")
 _WORD = re.compile(r"[A-Za-z0-9]+|[^\sA-Za-z0-9]")
 GAP = "……"  # between sentences of a passage that are not next to each other
-PASSAGE_OVERHEAD = 12  # tokens of a passage's number, title line and fences, roughly
+FRAME_TOKENS = 10  # a passage's number, fences and line breaks, besides title and section
 
 
 def estimate_tokens(text: str) -> int:
@@ -46,6 +46,7 @@ def excerpt_passages(
     if budget <= 0 or not ranked:
         return list(enumerate(hits, start=1))
     sentences = [_sentences(hit) for hit in hits]
+    frames = [estimate_tokens(f"{h.title} {h.section}") + FRAME_TOKENS for h in hits]
     chosen: list[set[int]] = [set() for _ in hits]
     seen: set[tuple[str, int]] = set()  # overlapping chunks repeat sentences
     spent = 0
@@ -61,7 +62,7 @@ def excerpt_passages(
             key = (hits[n].doc_id, sentences[n][i][0])
             if i in chosen[n] or key in seen:
                 continue
-            cost = estimate_tokens(sentences[n][i][1]) + (0 if chosen[n] else PASSAGE_OVERHEAD)
+            cost = estimate_tokens(sentences[n][i][1]) + (0 if chosen[n] else frames[n])
             if spent and spent + cost > budget:
                 if i == index:
                     break  # the sentence itself does not fit: neither do its neighbours

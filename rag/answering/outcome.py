@@ -28,6 +28,7 @@ class Draft:
     notes: list[str] = field(default_factory=list)
     fallback: bool = False
     usage: Usage | None = None
+    names: tuple[str, ...] = ()  # places and bodies the question names
 
 
 class AnswerBuilder:
@@ -49,10 +50,20 @@ class AnswerBuilder:
             tokens=_tokens(draft.usage),
         )
 
-    def finish(self, draft: Draft, text: str, hits: list[Hit]) -> Answer:
+    def finish(
+        self, draft: Draft, text: str, hits: list[Hit], sources: list[str] | None = None
+    ) -> Answer:
         """Check and cite every sentence, then decide answerable from what was written:
-        a decline in words, or no supported sentence, is a refusal."""
-        result = attribute(text, [hit.text for hit in hits], unsupported=self.unsupported)
+        a decline in words, or no supported sentence, is a refusal. `sources`: the text of
+        each passage's article (see `attribute`)."""
+        result = attribute(
+            text,
+            [hit.text for hit in hits],
+            question=draft.question,
+            names=draft.names,
+            sources=sources,
+            unsupported=self.unsupported,
+        )
         draft.notes.extend(_notes(result, self.unsupported))
         reason = "the model found no answer in the passages" if result.declined else ""
         if not result.claims:

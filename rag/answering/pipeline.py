@@ -81,6 +81,12 @@ class Answerer:
                 self._clients[name] = self.registry.create(name, self.settings, scorer=self.scorer)
             return self._clients[name]
 
+    def source(self, hit: Hit) -> str:
+        """The passage's article (title, section, text): where the names it stands for are."""
+        document = self.retriever.bundle.store.document(hit.doc_id)
+        body = document.text if document is not None else hit.text
+        return f"{hit.title} {hit.section}\n{body}"
+
     def check_question(self, question: str) -> str:
         return check_query(question, self.settings.max_question_chars, "question")
 
@@ -204,6 +210,7 @@ class Answerer:
 
         verdict, ranked = self.judge(question, hits, client)
         draft = Draft(question, client.name, timings, verdict.confidence)
+        draft.names = tuple(self.scorer.places(question))
         if not verdict.answerable:
             timings.update(generate=0.0, total=_ms(started))
             answer = self.outcome.refusal(draft, verdict.reason)
@@ -236,7 +243,8 @@ class Answerer:
                 yield AnswerEvent("delta", piece)
         timings["generate"] = _ms(generating)
         timings["total"] = _ms(started)
-        yield AnswerEvent("answer", self.outcome.finish(draft, "".join(pieces), hits))
+        sources = [self.source(hit) for hit in hits]
+        yield AnswerEvent("answer", self.outcome.finish(draft, "".join(pieces), hits, sources))
 
 
 def _ms(since: float) -> float:
