@@ -57,6 +57,7 @@ MIN_CONTENT_CHARS = 4
 UNSEEN_RUN = 5
 _QUOTED = re.compile(r"[“「『《\"]([^”」』》\"]{2,30})[”」』》\"]")
 _LATIN_WORD = re.compile(r"\b[a-z]{3,}\b")
+_FIRST_PERSON = re.compile(r"我们?.")
 # Characters that glue a sentence together and claim nothing on their own.
 _GLUE = frozenset("的了是有又也在和与及就都而被把对为着过呢吗吧啊")
 
@@ -231,7 +232,8 @@ def strict_support(sentence: str, passage: str, question: str = "") -> float:
     The share of the sentence's content bigrams the passage holds, counting neither glue
     characters (的, 是, 又...) nor bigrams the sentence takes from the `question` (a model
     restating the question adds no claim). Capped at NUMBER_MISMATCH_CAP when the passage
-    lacks a number of the sentence, a name it quotes (“…”, 《…》, Latin words), or a run of
+    lacks a number of the sentence, a name it quotes (“…”, 《…》, Latin words), its
+    first-person words (我将, 我的: the model speaking of itself), or a run of
     UNSEEN_RUN content characters the passage and question do not cover (an invented
     clause). A sentence that only restates the question scores 0.
     """
@@ -239,6 +241,8 @@ def strict_support(sentence: str, passage: str, question: str = "") -> float:
     known, given = _glue_free_units(passage), _glue_free_units(asked)
     cap = 1.0
     quoted = [n.strip() for n in _QUOTED.findall(text)] + _LATIN_WORD.findall(text)
+    # "我将…", "我的…": the model speaking of itself, unless the passage quotes the words.
+    quoted += _FIRST_PERSON.findall(text)
     if any(name and name not in passage for name in quoted):
         cap = NUMBER_MISMATCH_CAP
     for number in _NUMBER.findall(text):
