@@ -61,6 +61,16 @@ class Settings(BaseSettings):
     # Every LLM call ends within this many seconds (retries and whole streams included).
     llm_deadline: float = Field(default=120.0, gt=0)
     llm_fallback: Literal["", "extractive"] = ""
+    llm_temperature: float = Field(default=0.0, ge=0)
+    # Answers are one to four sentences; a cap keeps a rambling small model from costing
+    # seconds on a CPU.
+    llm_max_tokens: int = Field(default=100, ge=1)
+    # A model's sentence that no passage supports is dropped from the answer ("drop") or
+    # kept uncited ("flag"); either way it is listed in `unsupported_sentences`.
+    unsupported: Literal["drop", "flag"] = "drop"
+    # The answer prompt (system + passages + question), estimated in tokens: passages are
+    # cut to their most relevant sentences and neighbours to fit (0: whole passages).
+    prompt_tokens: int = Field(default=450, ge=0)
     max_question_chars: int = Field(default=2000, ge=1)
     # Conversation history (README, "Bounded work"): a longer turn is refused (422); past
     # the total, the oldest turns are dropped. The follow-up rewrite reads only the most

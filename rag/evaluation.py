@@ -129,7 +129,7 @@ def score_hits(
     return rank, chars, found
 
 
-def percentile(values: list[float], q: float) -> float:
+def percentile(values: list[float] | list[int], q: float) -> float:
     if not values:
         return 0.0
     ordered = sorted(values)
@@ -225,6 +225,8 @@ class AnswerRecord(BaseModel):
     citations_with_evidence: int
     generate_ms: float
     total_ms: float
+    prompt_tokens: int = 0  # as the model's server reports them (0: not reported)
+    completion_tokens: int = 0
 
 
 def _markers(text: str) -> set[int]:
@@ -266,6 +268,8 @@ def evaluate_answers(
                 ),
                 generate_ms=result.timings_ms.get("generate", 0.0),
                 total_ms=result.timings_ms.get("total", 0.0),
+                prompt_tokens=result.tokens.get("prompt", 0),
+                completion_tokens=result.tokens.get("completion", 0),
             )
         )
     return records
@@ -281,6 +285,8 @@ def summarize_answers(records: list[AnswerRecord]) -> dict[str, dict[str, float]
         answerable = [r for r in group if r.answerable_expected]
         unanswerable = [r for r in group if not r.answerable_expected]
         cited = [r for r in answerable if r.citations]
+        answered = [r for r in group if r.answerable]
+        generated = [r for r in group if r.prompt_tokens]  # reached a model that counts
         summary[name] = {
             "n": len(group),
             "key_fact_coverage": _mean(
@@ -291,11 +297,14 @@ def summarize_answers(records: list[AnswerRecord]) -> dict[str, dict[str, float]
             ),
             "citation_validity": _mean([float(r.citations_valid) for r in group]),
             "citation_support": _mean([r.citations_with_evidence / r.citations for r in cited]),
+            "answered_cited": _mean([float(r.citations > 0) for r in answered]),
             "refused_unanswerable": _mean([float(not r.answerable) for r in unanswerable]),
             "false_refusals": _mean([float(not r.answerable) for r in answerable]),
             "generate_p50_ms": percentile([r.generate_ms for r in group], 50),
             "total_p50_ms": percentile([r.total_ms for r in group], 50),
             "total_p95_ms": percentile([r.total_ms for r in group], 95),
+            "prompt_tokens_p50": percentile([r.prompt_tokens for r in generated], 50),
+            "completion_tokens_p50": percentile([r.completion_tokens for r in generated], 50),
         }
     return summary
 

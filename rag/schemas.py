@@ -97,3 +97,7 @@ class Answer(BaseModel):
     fallback: bool = Field(default=False, description="True when the extractive fallback answered")
     notes: list[str] = Field(default_factory=list)
     timings_ms: dict[str, float] = Field(default_factory=dict)
+    tokens: dict[str, int] = Field(
+        default_factory=dict,
+        description="prompt and completion tokens, when the model's server reports them",
+    )

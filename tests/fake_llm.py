@@ -32,6 +32,12 @@ class Received:
     body: dict[str, Any]
 
 
+def usage_of(text: str) -> dict[str, int]:
+    """The token counts the fake reports: one token per character of the reply, 100 for
+    the prompt (real servers count with their tokenizer; the tests only need them passed on)."""
+    return {"prompt_tokens": 100, "completion_tokens": len(text), "total_tokens": 100 + len(text)}
+
+
 def _completion(text: str) -> dict[str, Any]:
     return {
         "id": "chatcmpl-fake",
@@ -44,6 +50,7 @@ def _completion(text: str) -> dict[str, Any]:
                 "finish_reason": "stop",
             }
         ],
+        "usage": usage_of(text),
     }
 
 
@@ -81,6 +88,8 @@ def sse(pieces: list[str], *, done: bool = True, stall: float = 0.0) -> Behaviou
         if stall and handler.server.stopping.wait(stall):
             return
         if done:
+            usage = {"id": "chatcmpl-fake", "choices": [], "usage": usage_of("".join(pieces))}
+            handler.write(b"data: " + json.dumps(usage).encode() + b"\n\n")
             handler.write(b"data: [DONE]\n\n")
 
     return run

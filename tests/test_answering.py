@@ -265,3 +265,118 @@ def test_an_unreadable_abstention_model_is_a_clear_error(tmp_path):
     )
     with pytest.raises(RagError, match="unknown features"):
         AbstentionModel.load(broken)
+
+
+# -- the generative path: gate, system-attached citations, budget, usage -----------------
+
+FUKOU = "涪口区有多少名党员干部对村(社区)实行包片包干?"
+FUKOU_FACT = "涪口区77个区直单位、8个镇的4288名党员干部实行包片包干全覆盖"
+
+
+def model_answerer(services: Services, fake_llm: FakeLLM, **overrides) -> Answerer:
+    return answerer_for(services, llm="openai", llm_base_url=fake_llm.url, **overrides)
+
+
+def test_an_unmarked_sentence_is_cited_by_the_system(services, fake_llm: FakeLLM):
+    fake_llm.script(reply(FUKOU_FACT + "。"))
+    answer = model_answerer(services, fake_llm).answer(FUKOU)
+    assert answer.answerable and answer.citations
+    assert answer.answer == FUKOU_FACT + "。" + "".join(f"[{c.n}]" for c in answer.citations)
+    assert all("4288" in c.text for c in answer.citations)
+    assert any("cited by the system" in note for note in answer.notes)
+
+
+def test_a_wrong_marker_is_corrected(services, fake_llm: FakeLLM):
+    answerer = model_answerer(services, fake_llm)
+    hits = answerer.retrieve(FUKOU, 5, None)
+    wrong = next(n for n, hit in enumerate(hits, start=1) if "4288" not in hit.text)
+    fake_llm.script(reply(f"{FUKOU_FACT}[{wrong}]。"))
+    answer = answerer.answer(FUKOU)
+    assert answer.answerable and f"[{wrong}]" not in answer.answer
+    assert [c.n for c in answer.citations] != [wrong]
+    assert all("4288" in c.text for c in answer.citations)
+
+
+@pytest.mark.parametrize("mode", ["drop", "flag"])
+def test_unsupported_sentences_are_dropped_or_flagged(services, fake_llm: FakeLLM, mode):
+    fake_llm.script(reply(f"{FUKOU_FACT}[1]。该区还获得了全国文明城市称号。"))
+    answer = model_answerer(services, fake_llm, unsupported=mode).answer(FUKOU)
+    assert answer.answerable
+    assert answer.unsupported_sentences == ["该区还获得了全国文明城市称号。"]
+    assert ("全国文明城市" in answer.answer) is (mode == "flag")
+    assert "4288" in answer.answer
+
+
+def test_a_decline_is_a_refusal_that_shows_what_the_model_wrote(services, fake_llm: FakeLLM):
+    fake_llm.script(reply("资料中没有提及。"))
+    answer = model_answerer(services, fake_llm).answer(FUKOU)
+    assert not answer.answerable and answer.citations == []
+    assert answer.notes[0] == "the model found no answer in the passages"
+    assert any("资料中没有提及" in note for note in answer.notes)
+
+
+def test_an_answer_no_passage_supports_is_a_refusal_listing_it(services, fake_llm: FakeLLM):
+    fake_llm.script(reply("该区获得了全国文明城市称号[1]。"))
+    answer = model_answerer(services, fake_llm).answer(FUKOU)
+    assert not answer.answerable and answer.citations == []
+    assert answer.unsupported_sentences == ["该区获得了全国文明城市称号。"]
+    assert "supported" in answer.notes[0]
+
+
+def test_the_gate_stops_only_off_topic_questions_before_the_model(services, fake_llm: FakeLLM):
+    from rag.answering.gate import OffTopicGate
+
+    gate = OffTopicGate.load()
+    assert 0.0 < gate.threshold <= services.answerer.policy.model.threshold
+    fake_llm.script(reply("资料中没有提及。"))
+    answerer = model_answerer(services, fake_llm)
+    off_topic = answerer.answer("怎样在家烤一个巧克力蛋糕?")
+    assert not off_topic.answerable and fake_llm.requests == []
+    assert "off-topic threshold" in off_topic.notes[0]
+    # A question the extractive answerer refuses reaches a model the gate lets through.
+    assert not services.answerer.answer(UNANSWERED).answerable
+    lenient = Answerer(answerer.settings, services.retriever, gate=OffTopicGate(0.0))
+    refused = lenient.answer(UNANSWERED)
+    assert len(fake_llm.requests) == 1
+    assert refused.notes[0] == "the model found no answer in the passages"
+
+
+def test_the_prompt_fits_the_token_budget(services, fake_llm: FakeLLM):
+    from rag.answering.context import estimate_tokens
+
+    fake_llm.script(reply(FUKOU_FACT + "[1]。"))
+    model_answerer(services, fake_llm, prompt_tokens=0).answer(FUKOU)
+    model_answerer(services, fake_llm, prompt_tokens=500).answer(FUKOU)
+    whole, cut = (r.body["messages"] for r in fake_llm.requests)
+    assert sum(estimate_tokens(m["content"]) for m in cut) <= 500
+    assert len(cut[-1]["content"]) < len(whole[-1]["content"])
+    best = services.answerer.extractive.candidates(
+        FUKOU, services.answerer.retrieve(FUKOU, 5, None)
+    )
+    assert best[0].text.strip() in cut[-1]["content"]
+    assert f"[{best[0].n}]" in cut[-1]["content"]  # passages keep their numbers
+
+
+def test_token_usage_reaches_the_answer_and_the_evaluation(services, fake_llm: FakeLLM):
+    from rag.evaluation import Question, evaluate_answers, summarize_answers
+
+    text = FUKOU_FACT + "[1]。"
+    fake_llm.script(reply(text))
+    question = Question(id="t1", question=FUKOU, type="number", key_facts=["4288名"])
+    answerer = model_answerer(services, fake_llm)
+    (record,) = evaluate_answers(answerer, [question], llm="openai")
+    assert (record.prompt_tokens, record.completion_tokens) == (100, len(text))
+    summary = summarize_answers([record])["all"]
+    assert summary["prompt_tokens_p50"] == 100 and summary["answered_cited"] == 1.0
+    assert summary["key_fact_coverage"] == 1.0
+
+
+def test_the_streams_final_event_carries_the_corrected_answer(services, fake_llm: FakeLLM):
+    fake_llm.script(sse(["涪口区77个区直单位、8个镇的", "4288名党员干部实行包片包干全覆盖。"]))
+    events = list(model_answerer(services, fake_llm).stream(FUKOU))
+    deltas = "".join(e.data for e in events if e.type == "delta")
+    assert deltas == FUKOU_FACT + "。"  # the model's words, streamed as they came
+    final = events[-1].data
+    assert final.answerable and final.citations and final.answer != deltas
+    assert final.answer.startswith(deltas) and "[" in final.answer
+    assert final.tokens == {"prompt": 100, "completion": len(deltas)}

@@ -386,6 +386,26 @@ def test_chat_completion_stream_with_the_openai_client(api_url: str) -> None:
     assert extra["answerable"] is True and extra["citations"]
 
 
+def test_chat_streams_last_chunk_carries_the_corrected_answer(
+    services: Services, fake_llm: FakeLLM
+) -> None:
+    fact = "涪口区77个区直单位、8个镇的4288名党员干部实行包片包干全覆盖"
+    fake_llm.script(sse([fact[:10], fact[10:] + "[4]。", "该区还获得了全国文明城市称号。"]))
+    with start_server(services, llm_base_url=fake_llm.url, llm_retries=0) as url:
+        client = openai.OpenAI(base_url=f"{url}/v1", api_key="x")
+        stream = client.chat.completions.create(
+            model="openai", messages=[{"role": "user", "content": FIRST}], stream=True
+        )
+        chunks = list(stream)
+    streamed = "".join(c.choices[0].delta.content or "" for c in chunks)
+    assert "全国文明城市" in streamed  # the deltas are the model's words as they came
+    extra = chunks[-1].model_extra or {}
+    assert extra["answerable"] is True and extra["citations"]
+    assert "全国文明城市" not in extra["answer"] and "4288" in extra["answer"]
+    assert extra["unsupported_sentences"] == ["该区还获得了全国文明城市称号。"]
+    assert all("4288" in c["text"] for c in extra["citations"])
+
+
 def test_chat_stream_ends_with_done_and_final_citations(http: httpx.Client) -> None:
     body = {"model": "x", "messages": [{"role": "user", "content": QUESTION}], "stream": True}
     response = http.post("/v1/chat/completions", json=body)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from rag.answering.attribution import attribute
 from rag.answering.citations import (
     CitedSentence,
     check_support,
     normalize_markers,
     parse_citations,
     split_sentences,
+    strict_support,
     support_score,
 )
 
@@ -143,3 +145,73 @@ def test_check_support_threshold_is_a_parameter() -> None:
     assert 0.3 < score < 0.9
     assert check_support(parsed, PASSAGES, threshold=score) == []
     assert check_support(parsed, PASSAGES, threshold=0.9) == [parsed.sentences[0].text]
+
+
+# -- system-attached citations (attribution.py) ---------------------------------------
+
+
+def test_an_unmarked_sentence_gets_the_passage_that_supports_it() -> None:
+    result = attribute("每户年均增收约2万元。新修硬化道路3条[3]。", PASSAGES)
+    assert result.text == "每户年均增收约2万元。[2]新修硬化道路3条[3]。"
+    assert result.cited == [2, 3] and result.claims == 2 and result.reattributed == 1
+    assert result.unsupported == []
+
+
+def test_a_wrong_marker_is_replaced_by_the_supporting_passage() -> None:
+    result = attribute("该镇新修硬化道路3条，总长12.5公里[1]。", PASSAGES)
+    assert result.text == "该镇新修硬化道路3条，总长12.5公里。[3]"
+    assert result.cited == [3] and result.reattributed == 1
+
+
+def test_a_right_marker_is_kept_as_written() -> None:
+    result = attribute("涪口区4288名党员干部实行包片包干[1]。", PASSAGES)
+    assert result.text == "涪口区4288名党员干部实行包片包干[1]。"
+    assert result.reattributed == 0 and result.cited == [1]
+
+
+def test_a_sentence_joining_two_passages_cites_both() -> None:
+    result = attribute("合作社带动农户发展特色种植，该镇新修硬化道路3条。", PASSAGES)
+    assert result.cited == [2, 3] and result.unsupported == []
+
+
+@pytest.mark.parametrize("mode", ["drop", "flag"])
+def test_unsupported_sentences_are_dropped_or_flagged(mode: str) -> None:
+    answer = "每户年均增收约2万元[2]。该区还获得了全国文明城市称号[1]。"
+    result = attribute(answer, PASSAGES, unsupported=mode)
+    assert result.unsupported == ["该区还获得了全国文明城市称号。"]
+    assert result.cited == [2] and result.claims == 1
+    assert ("全国文明城市" in result.text) is (mode == "flag")
+    assert "[2]" in result.text
+
+
+def test_an_invented_clause_or_name_fails_the_strict_check() -> None:
+    copied = "涪口区组织4288名党员干部对村(社区)实行包片包干"
+    assert support_score(copied + "，并由李建国统一指挥", PASSAGES[0]) >= 0.5
+    assert strict_support(copied + "，并由李建国统一指挥", PASSAGES[0]) <= 0.3
+    assert strict_support("合作社带动“新农人”发展特色种植", PASSAGES[1]) <= 0.3
+    assert strict_support(copied, PASSAGES[0]) == 1.0
+
+
+def test_wrong_numbers_are_unsupported_whatever_the_marker() -> None:
+    result = attribute("每户年均增收约2.5万元[2]。", PASSAGES)
+    assert result.claims == 0 and result.unsupported == ["每户年均增收约2.5万元。"]
+    assert result.text == ""
+
+
+def test_connectives_stay_uncited_and_lines_are_kept() -> None:
+    result = attribute("主要做法如下：\n1. 每户年均增收约2万元。\n2. 新修硬化道路3条。", PASSAGES)
+    assert result.text == "主要做法如下：\n1.每户年均增收约2万元。[2]\n2.新修硬化道路3条。[3]"
+    assert result.cited == [2, 3]
+
+
+@pytest.mark.parametrize(
+    ("answer", "declined"),
+    [
+        ("资料中没有提及。", True),
+        ("根据资料，无法确定具体人数。", True),
+        ("The passages do not mention it.", True),
+        ("每户年均增收约2万元[2]。", False),
+    ],
+)
+def test_a_decline_in_words_is_recognized(answer: str, declined: bool) -> None:
+    assert attribute(answer, PASSAGES).declined is declined

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from rag.errors import LLMError
-from rag.llm.base import GenerationRequest
+from rag.llm.base import GenerationRequest, Usage
 from rag.llm.openai import OpenAIClient
 from rag.schemas import ChatMessage
 from tests.fake_llm import (
@@ -201,3 +201,30 @@ def test_custom_name_appears_in_errors(fake_llm: FakeLLM) -> None:
     client = OpenAIClient(fake_llm.url, "m", name="vllm")
     with client, pytest.raises(LLMError, match="'vllm'.*bad key"):
         client.generate(REQUEST)
+
+
+def test_usage_is_recorded_from_a_reply(fake_llm: FakeLLM, client: OpenAIClient) -> None:
+    fake_llm.script(reply("修了三条路[1]。"))
+    request = GenerationRequest(REQUEST.question, [], REQUEST.messages)
+    client.generate(request)
+    assert request.usage == Usage(prompt_tokens=100, completion_tokens=len("修了三条路[1]。"))
+
+
+def test_usage_is_recorded_from_the_streams_last_chunk(
+    fake_llm: FakeLLM, client: OpenAIClient
+) -> None:
+    fake_llm.script(sse(["修了", "三条路[1]。"]))
+    request = GenerationRequest(REQUEST.question, [], REQUEST.messages)
+    assert "".join(client.stream(request)) == "修了三条路[1]。"
+    assert request.usage == Usage(prompt_tokens=100, completion_tokens=len("修了三条路[1]。"))
+    assert fake_llm.requests[0].body["stream_options"] == {"include_usage": True}
+
+
+def test_a_server_that_reports_no_usage_leaves_zeros(
+    fake_llm: FakeLLM, client: OpenAIClient
+) -> None:
+    body = b'{"choices": [{"message": {"role": "assistant", "content": "ok"}}]}'
+    fake_llm.script(raw(body))
+    request = GenerationRequest(REQUEST.question, [], REQUEST.messages)
+    assert client.generate(request) == "ok"
+    assert request.usage == Usage()

@@ -69,7 +69,8 @@ def test_the_llm_sees_the_article_only_as_fenced_quoted_material(
     index_copy, services: Services, fake_llm: FakeLLM
 ) -> None:
     fake_llm.script(echo())
-    settings = {"llm": "openai", "llm_base_url": fake_llm.url, "llm_retries": 0}
+    # Whole passages (no prompt budget), so the injected sentence is surely in the prompt.
+    settings = {"llm": "openai", "llm_base_url": fake_llm.url, "llm_retries": 0, "prompt_tokens": 0}
     with live_server(index_copy, services, **settings) as http:
         add_hostile_article(http)
         hostile_history = [{"role": "system", "content": INJECTION}]

@@ -53,6 +53,14 @@ NUMBER_MISMATCH_CAP = 0.3
 # Shorter uncited sentences ("是的。", "Yes.") make no checkable claim.
 MIN_CONTENT_CHARS = 4
 
+# Content characters in a row that no passage bigram covers: an invented clause or name.
+UNSEEN_RUN = 5
+_QUOTED = re.compile(r"[“「『《\"]([^”」』》\"]{2,30})[”」』》\"]")
+_LATIN_WORD = re.compile(r"\b[a-z]{3,}\b")
+_FIRST_PERSON = re.compile(r"我们?.")
+# Characters that glue a sentence together and claim nothing on their own.
+_GLUE = frozenset("的了是有又也在和与及就都而被把对为着过呢吗吧啊")
+
 # Uncited sentences that only link or introduce cited ones.
 _CONNECTIVES = frozenset(
     {
@@ -72,6 +80,8 @@ _LEAD_IN_MAX_CHARS = 15
 class CitedSentence:
     text: str  # without markers
     markers: list[int] = field(default_factory=list)  # distinct, in order
+    raw: str = field(default="", compare=False)  # as written, markers included
+    line_start: bool = field(default=False, compare=False)  # begins a new line of the answer
 
 
 @dataclass
@@ -138,13 +148,20 @@ def parse_citations(answer: str, n_passages: int) -> ParsedAnswer:
     text = _SPACED_MARKER.sub(keep_in_range, normalize_markers(answer)).strip()
     sentences: list[CitedSentence] = []
     cited: list[int] = []
-    for sentence in split_sentences(text):
-        markers = list(dict.fromkeys(int(n) for n in _MARKER.findall(sentence)))
-        bare = _SPACED_MARKER.sub("", sentence).strip()
-        if not bare and not markers:
-            continue
-        sentences.append(CitedSentence(text=bare, markers=markers))
-        cited.extend(n for n in markers if n not in cited)
+    for line in text.splitlines():
+        for i, sentence in enumerate(split_sentences(line)):
+            markers = list(dict.fromkeys(int(n) for n in _MARKER.findall(sentence)))
+            bare = _SPACED_MARKER.sub("", sentence).strip()
+            if not bare and not markers:
+                continue
+            if not bare and sentences:  # markers on their own line cite the sentence before
+                last = sentences[-1]
+                last.markers.extend(n for n in markers if n not in last.markers)
+                last.raw += sentence
+            else:
+                start = i == 0 and bool(sentences)
+                sentences.append(CitedSentence(bare, markers, raw=sentence, line_start=start))
+            cited.extend(n for n in markers if n not in cited)
     return ParsedAnswer(text=text, sentences=sentences, cited=cited, dropped_markers=dropped)
 
 
@@ -193,6 +210,71 @@ def support_score(sentence: str, passage: str) -> float:
         if not re.search(rf"(?<![\d.]){re.escape(number)}{tail}", passage):
             return min(score, NUMBER_MISMATCH_CAP)
     return score
+
+
+def _glue_free_tokens(segment: str) -> list[str]:
+    return [t for t in _TOKEN.findall(segment) if t not in _GLUE]
+
+
+def _glue_free_units(text: str) -> set[tuple[str, ...]]:
+    """Tokens and token bigrams within segments, glue characters left out."""
+    units: set[tuple[str, ...]] = set()
+    for segment in _PUNCT_SPLIT.split(text):
+        tokens = _glue_free_tokens(segment)
+        units.update((t,) for t in tokens)
+        units.update(zip(tokens, tokens[1:], strict=False))
+    return units
+
+
+def strict_support(sentence: str, passage: str, question: str = "") -> float:
+    """How well `passage` supports a model's sentence, in [0, 1], judged strictly.
+
+    The share of the sentence's content bigrams the passage holds, counting neither glue
+    characters (的, 是, 又...) nor bigrams the sentence takes from the `question` (a model
+    restating the question adds no claim). Capped at NUMBER_MISMATCH_CAP when the passage
+    lacks a number of the sentence, a name it quotes (“…”, 《…》, Latin words), its
+    first-person words (我将, 我的: the model speaking of itself), or a run of
+    UNSEEN_RUN content characters the passage and question do not cover (an invented
+    clause). A sentence that only restates the question scores 0.
+    """
+    text, asked, passage = _prepare(sentence), _prepare(question), _prepare(passage)
+    known, given = _glue_free_units(passage), _glue_free_units(asked)
+    cap = 1.0
+    quoted = [n.strip() for n in _QUOTED.findall(text)] + _LATIN_WORD.findall(text)
+    # "我将…", "我的…": the model speaking of itself, unless the passage quotes the words.
+    quoted += _FIRST_PERSON.findall(text)
+    if any(name and name not in passage for name in quoted):
+        cap = NUMBER_MISMATCH_CAP
+    for number in _NUMBER.findall(text):
+        tail = "" if number.endswith(("万", "亿")) else r"(?![\d.]?\d)"
+        if not re.search(rf"(?<![\d.]){re.escape(number)}{tail}", passage):
+            cap = NUMBER_MISMATCH_CAP
+    claimed, held = 0, 0
+    for segment in _PUNCT_SPLIT.split(text):
+        tokens = _glue_free_tokens(segment)
+        pairs = list(zip(tokens, tokens[1:], strict=False)) or [(t,) for t in tokens]
+        for unit in pairs:
+            if unit not in given:
+                claimed += 1
+                held += unit in known
+        run = 0
+        for i, token in enumerate(tokens):
+            around = [(token,)] if len(tokens) == 1 else []
+            around += [(tokens[i - 1], token)] if i else []
+            around += [(token, tokens[i + 1])] if i + 1 < len(tokens) else []
+            seen = any(u in known or u in given for u in around)
+            run = 0 if seen else run + len(token)
+            if run >= UNSEEN_RUN:
+                cap = NUMBER_MISMATCH_CAP
+    if not claimed:
+        return 0.0
+    return min(held / claimed, cap)
+
+
+def is_claim(text: str) -> bool:
+    """Does the sentence state something to check (not a list number like "1." or a
+    connective like "综上所述：")?"""
+    return _units(_prepare(text))[1] >= 2 and not _is_connective(text)
 
 
 def _is_connective(text: str) -> bool:

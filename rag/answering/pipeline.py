@@ -1,5 +1,10 @@
 """The answer pipeline: follow-up -> retrieve -> gate on evidence -> prompt -> LLM -> check.
 
+The extractive answerer is gated by the abstention model; a generative client only when
+retrieval is clearly off-topic (gate.py), and then refuses afterwards if it declines in
+words or no sentence it wrote is supported. Either way every sentence is checked against
+the passages and cited by the system (attribution.py).
+
 `answer()` returns the whole result; `stream()` yields the same result as events
 (passages first, then answer pieces, then the checked answer) for SSE clients. With a
 `history`, a follow-up question is first made self-contained (see followup.py): the
@@ -8,7 +13,6 @@ Answer's `question` is that standalone question.
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Iterator
@@ -16,11 +20,13 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from rag.answering.abstention import AbstentionPolicy, Verdict
-from rag.answering.citations import check_support, parse_citations
+from rag.answering.context import estimate_tokens, excerpt_passages
 from rag.answering.evidence import EvidenceScorer, is_comparative
-from rag.answering.extractive import ExtractiveClient, extractive_factory
+from rag.answering.extractive import Candidate, ExtractiveClient, extractive_factory
 from rag.answering.followup import standalone_question
+from rag.answering.gate import OffTopicGate
 from rag.answering.history import bounded_history
+from rag.answering.outcome import AnswerBuilder, Draft
 from rag.answering.prompts import PromptBook
 from rag.config import Settings
 from rag.errors import LLMError
@@ -28,14 +34,8 @@ from rag.llm.base import GenerationRequest, LLMClient
 from rag.llm.registry import ClientRegistry, Factory, openai_factory
 from rag.query import Filters, check_query
 from rag.retrieval import Retriever
-from rag.schemas import Answer, ChatMessage, Citation, Hit
+from rag.schemas import Answer, ChatMessage, Hit
 
-# A model that declines in words ("资料中没有提及") has declined, whatever it cites.
-_DECLINE = re.compile(
-    r"(?:资料|材料|文中|上述|以上)[^。]{0,12}(?:没有|未|并未|无)(?:提及|提到|涉及|说明|包含|给出)|"
-    r"无法(?:回答|确定|得知)|not (?:mention|contain|provide|say)|cannot (?:answer|determine)",
-    re.IGNORECASE,
-)
 # The clients the service ships; `rag.llm_clients` plugins and `register()` add more.
 BUILTIN_CLIENTS: dict[str, Factory] = {"extractive": extractive_factory, "openai": openai_factory}
 
@@ -56,12 +56,15 @@ class Answerer:
         *,
         prompts: PromptBook | None = None,
         registry: ClientRegistry | None = None,
+        gate: OffTopicGate | None = None,
     ) -> None:
         self.settings = settings
         self.retriever = retriever
         self.prompts = prompts or PromptBook.load(settings.prompts_dir)
         self.scorer = EvidenceScorer(retriever)
         self.policy = AbstentionPolicy(self.scorer)
+        self.gate = gate or OffTopicGate.load()
+        self.outcome = AnswerBuilder(self.prompts, settings.unsupported)
         # Picks the evidence sentences abstention judges, and answers the fallback,
         # whichever client is chosen to answer.
         self.extractive = ExtractiveClient(self.scorer)
@@ -77,6 +80,12 @@ class Answerer:
             if name not in self._clients:
                 self._clients[name] = self.registry.create(name, self.settings, scorer=self.scorer)
             return self._clients[name]
+
+    def source(self, hit: Hit) -> str:
+        """The passage's article (title, section, text): where the names it stands for are."""
+        document = self.retriever.bundle.store.document(hit.doc_id)
+        body = document.text if document is not None else hit.text
+        return f"{hit.title} {hit.section}\n{body}"
 
     def check_question(self, question: str) -> str:
         return check_query(question, self.settings.max_question_chars, "question")
@@ -121,67 +130,36 @@ class Answerer:
             window_chars=self.settings.followup_chars,
         )
 
-    def judge(self, question: str, hits: list[Hit]) -> Verdict:
-        """Is there evidence for an answer in these passages at all?"""
+    def judge(
+        self, question: str, hits: list[Hit], client: LLMClient
+    ) -> tuple[Verdict, list[Candidate]]:
+        """Is there evidence for an answer in these passages (for this client)? Also the
+        passages' sentences, best first."""
         sentences = self.extractive.features(question, hits)
         ranked = self.extractive.rank(sentences)
         chosen = self.extractive.choose(question, sentences, ranked)
-        return self.policy.judge(question, hits, sentences, ranked, chosen)
+        verdict = self.policy.judge(question, hits, sentences, ranked, chosen)
+        if not isinstance(client, ExtractiveClient):
+            verdict = self.gate.judge(verdict)
+        return verdict, ranked
 
-    def refusal(
+    def messages(
         self,
         question: str,
-        llm: str,
-        note: str,
-        timings: dict[str, float],
-        confidence: float | None = None,
-    ) -> Answer:
-        return Answer(
-            question=question,
-            answer=self.prompts.refusal_for(question),
-            answerable=False,
-            confidence=confidence,
-            llm=llm,
-            notes=[note],
-            timings_ms=timings,
-        )
-
-    def finish(
-        self,
-        question: str,
-        text: str,
         hits: list[Hit],
-        llm: str,
-        timings: dict[str, float],
-        notes: list[str],
-        fallback: bool,
-        confidence: float | None = None,
-    ) -> Answer:
-        """Normalize and check the citations, then decide answerable."""
-        parsed = parse_citations(text, len(hits))
-        unsupported = check_support(parsed, [hit.text for hit in hits])
-        if parsed.dropped_markers:
-            notes.append(f"removed {parsed.dropped_markers} citation(s) to no retrieved passage")
-        supported = [s for s in parsed.sentences if s.markers and s.text not in set(unsupported)]
-        if _DECLINE.search(parsed.text) and not supported:
-            note = "the model found no answer in the passages"
-            return self.refusal(question, llm, note, timings, confidence)
-        if not supported:
-            note = "no sentence of the answer is supported"
-            return self.refusal(question, llm, note, timings, confidence)
-        citations = [Citation(**hits[n - 1].model_dump(), n=n) for n in parsed.cited]
-        return Answer(
-            question=question,
-            answer=parsed.text,
-            answerable=True,
-            confidence=confidence,
-            citations=citations,
-            unsupported_sentences=unsupported,
-            llm=llm,
-            fallback=fallback,
-            notes=notes,
-            timings_ms=timings,
-        )
+        ranked: list[Candidate],
+        history: list[ChatMessage],
+        client: LLMClient,
+    ) -> list[ChatMessage]:
+        """The chat prompt; a model reads passages cut to the RAG_PROMPT_TOKENS budget."""
+        if isinstance(client, ExtractiveClient):
+            return []  # reads `passages`, not a prompt
+        budget = self.settings.prompt_tokens
+        if budget:
+            fixed = self.prompts.answer_messages(question, [], history)
+            budget = max(1, budget - sum(estimate_tokens(m.content) for m in fixed))
+        excerpts = excerpt_passages(hits, ranked, budget)
+        return self.prompts.answer_messages(question, excerpts, history)
 
     # -- public --------------------------------------------------------------------------
     def answer(
@@ -233,12 +211,12 @@ class Answerer:
         timings = {"retrieve": _ms(started)}
         yield AnswerEvent("passages", hits)
 
-        verdict = self.judge(question, hits)
+        verdict, ranked = self.judge(question, hits, client)
+        draft = Draft(question, client.name, timings, verdict.confidence)
+        draft.names = tuple(self.scorer.places(question))
         if not verdict.answerable:
             timings.update(generate=0.0, total=_ms(started))
-            answer = self.refusal(
-                question, client.name, verdict.reason, timings, verdict.confidence
-            )
+            answer = self.outcome.refusal(draft, verdict.reason)
             yield AnswerEvent("delta", answer.answer)
             yield AnswerEvent("answer", answer)
             return
@@ -247,39 +225,29 @@ class Answerer:
         request = GenerationRequest(
             question=question,
             passages=hits,
-            messages=self.prompts.answer_messages(question, hits, history),
+            messages=self.messages(question, hits, ranked, history, client),
         )
         pieces: list[str] = []
-        notes: list[str] = [verdict.reason]
-        used, fallback = client, False
+        draft.notes.append(verdict.reason)
         try:
             for piece in client.stream(request) if streaming else [client.generate(request)]:
                 pieces.append(piece)
                 yield AnswerEvent("delta", piece)
+            if not isinstance(client, ExtractiveClient):
+                draft.usage = request.usage
         except LLMError as exc:
             if self.settings.llm_fallback != "extractive" or isinstance(client, ExtractiveClient):
                 raise
-            notes.append(f"{exc}; answered by the extractive fallback")
-            used, fallback = self.extractive, True
+            draft.notes.append(f"{exc}; answered by the extractive fallback")
+            draft.llm, draft.fallback = self.extractive.name, True
             pieces = []
             for piece in self.extractive.stream(request):
                 pieces.append(piece)
                 yield AnswerEvent("delta", piece)
         timings["generate"] = _ms(generating)
         timings["total"] = _ms(started)
-        yield AnswerEvent(
-            "answer",
-            self.finish(
-                question,
-                "".join(pieces),
-                hits,
-                used.name,
-                timings,
-                notes,
-                fallback,
-                verdict.confidence,
-            ),
-        )
+        sources = [self.source(hit) for hit in hits]
+        yield AnswerEvent("answer", self.outcome.finish(draft, "".join(pieces), hits, sources))
 
 
 def _ms(since: float) -> float:

@@ -56,7 +56,8 @@ class PromptBook:
             refusal={"zh": read("refusal.zh.txt"), "en": read("refusal.en.txt")},
         )
 
-    def render_passages(self, passages: list[Hit]) -> str:
+    def render_passages(self, passages: list[tuple[int, Hit]]) -> str:
+        """Passages under their numbers ([n] is the n-th retrieved, even if some are left out)."""
         return "\n\n".join(
             self.passage.format(
                 n=n,
@@ -65,11 +66,14 @@ class PromptBook:
                 # Fence markers inside an article must not close the quote early.
                 text=hit.text.replace("<<<", "‹‹‹").replace(">>>", "›››"),
             )
-            for n, hit in enumerate(passages, start=1)
+            for n, hit in passages
         )
 
     def answer_messages(
-        self, question: str, passages: list[Hit], history: list[ChatMessage] | None = None
+        self,
+        question: str,
+        passages: list[tuple[int, Hit]],
+        history: list[ChatMessage] | None = None,
     ) -> list[ChatMessage]:
         user = self.answer.format(passages=self.render_passages(passages), question=question)
         return [

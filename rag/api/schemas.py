@@ -195,14 +195,20 @@ class ChunkChoice(BaseModel):
 
 
 class ChatCompletionChunk(BaseModel):
-    """One streamed piece; the last one also carries `citations` and `answerable`."""
+    """One streamed piece; the last one also carries the checked answer: its text (which
+    replaces the streamed pieces), `citations` and `answerable`."""
 
     id: str
     object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
     created: int
     model: str
     choices: list[ChunkChoice]
+    answer: str | None = Field(
+        default=None,
+        description="last chunk: the checked answer, cited by the system (replaces the deltas)",
+    )
     citations: list[Citation] | None = None
+    unsupported_sentences: list[str] | None = None
     answerable: bool | None = None
     question: str | None = None
 

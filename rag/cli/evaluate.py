@@ -42,6 +42,9 @@ def evaluate(
         str,
         typer.Option("--origin", help="reader (own words), seed (the articles' wording) or all."),
     ] = "all",
+    limit: Annotated[
+        int, typer.Option("--limit", min=0, help="Only the first N questions (0: all).")
+    ] = 0,
     as_json: JsonOpt = False,
 ) -> None:
     """Run a question set: retrieval metrics, then answer metrics, per question type."""
@@ -58,6 +61,7 @@ def evaluate(
 
     search_mode = check_mode(mode, "--mode")
     qs = select_split(load_questions(questions), split, origin)
+    qs = qs[:limit] if limit else qs
     services = Services.start(settings_from(index=index))
     started = time.perf_counter()
     records = evaluate_retrieval(services.retriever, qs, search_mode)

@@ -13,11 +13,22 @@ from typing import Protocol
 from rag.schemas import ChatMessage, Hit
 
 
+@dataclass
+class Usage:
+    """Tokens a backend reports for one request (0 when it reports none)."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
 @dataclass(frozen=True)
 class GenerationRequest:
     question: str
     passages: list[Hit]  # passage [n] is passages[n - 1]
     messages: list[ChatMessage] = field(default_factory=list)
+    # Filled in by clients whose backend reports token counts; one per request, so a
+    # client shared by threads never mixes up whose tokens they were.
+    usage: Usage = field(default_factory=Usage)
 
 
 class LLMClient(Protocol):

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from rag.errors import LLMError
-from rag.llm.base import GenerationRequest
+from rag.llm.base import GenerationRequest, Usage
 
 # A server may ask for a long pause; an interactive answer should not wait longer than this.
 MAX_RETRY_DELAY = 10.0
@@ -94,7 +94,7 @@ class OpenAIClient:
             else:
                 try:
                     self._check_status(response)
-                    return self._reply_content(response)
+                    return self._reply_content(response, request.usage)
                 except _Retryable as exc:
                     failure = exc
             self._pause_or_raise(attempt, failure, deadline)
@@ -111,7 +111,7 @@ class OpenAIClient:
                     if response.status_code >= 400:
                         response.read()
                         self._check_status(response)
-                    for piece in self._sse_pieces(response, deadline):
+                    for piece in self._sse_pieces(response, deadline, request.usage):
                         yielded = True
                         yield piece
                 return
@@ -128,13 +128,16 @@ class OpenAIClient:
     # -- helpers ------------------------------------------------------------------------------
 
     def _payload(self, request: GenerationRequest, *, stream: bool) -> dict[str, Any]:
-        return {
+        payload: dict[str, Any] = {
             "model": self.model,
             "messages": [message.model_dump() for message in request.messages],
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
             "stream": stream,
         }
+        if stream:  # OpenAI, vLLM, DeepSeek and Ollama then send a final usage chunk
+            payload["stream_options"] = {"include_usage": True}
+        return payload
 
     def _attempt_timeout(self, deadline: float) -> httpx.Timeout:
         """Per-read timeouts for one attempt, never reaching past the call's deadline."""
@@ -191,7 +194,7 @@ class OpenAIClient:
             raise _Retryable(cause, retry_after=_retry_after(response))
         raise LLMError(self.name, cause)
 
-    def _reply_content(self, response: httpx.Response) -> str:
+    def _reply_content(self, response: httpx.Response, usage: Usage) -> str:
         try:
             body = response.json()
         except ValueError as exc:
@@ -204,9 +207,10 @@ class OpenAIClient:
             raise LLMError(self.name, f"unexpected reply shape: {str(body)[:200]}") from exc
         if not isinstance(content, str):
             raise LLMError(self.name, f"reply has no text content: {str(body)[:200]}")
+        _record_usage(body, usage)
         return content
 
-    def _sse_pieces(self, response: httpx.Response, deadline: float) -> Iterator[str]:
+    def _sse_pieces(self, response: httpx.Response, deadline: float, usage: Usage) -> Iterator[str]:
         """Content pieces from a server-sent event stream, until `data: [DONE]`.
 
         A stream that ends without `[DONE]` (or a `finish_reason`) after some content was
@@ -225,7 +229,7 @@ class OpenAIClient:
             event, data = "\n".join(data), []
             if event.strip() == "[DONE]":
                 return
-            piece, finish = self._event_content(event)
+            piece, finish = self._event_content(event, usage)
             finished = finished or finish
             if piece:
                 got_content = True
@@ -235,7 +239,7 @@ class OpenAIClient:
         if not finished:
             raise _Retryable("the stream stopped mid-answer (no finish_reason or [DONE])")
 
-    def _event_content(self, event: str) -> tuple[str | None, bool]:
+    def _event_content(self, event: str, usage: Usage) -> tuple[str | None, bool]:
         """The event's content piece, and whether it says the answer is complete."""
         try:
             chunk = json.loads(event)
@@ -247,6 +251,7 @@ class OpenAIClient:
             raise LLMError(self.name, f"unexpected stream event: {event[:120]!r}")
         if chunk.get("error"):
             raise LLMError(self.name, f"error in stream: {_message_from(chunk)}")
+        _record_usage(chunk, usage)
         choices = chunk.get("choices") or []  # usage-only chunks carry no choices
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
             return None, False
@@ -254,6 +259,17 @@ class OpenAIClient:
         content = delta.get("content") if isinstance(delta, dict) else None
         finish = bool(choices[0].get("finish_reason"))
         return (content if isinstance(content, str) else None), finish
+
+
+def _record_usage(body: dict[str, Any], usage: Usage) -> None:
+    """Copy a reply's (or a stream chunk's) `usage` token counts, when it has them."""
+    reported = body.get("usage")
+    if not isinstance(reported, dict):
+        return
+    for key in ("prompt_tokens", "completion_tokens"):
+        value = reported.get(key)
+        if isinstance(value, int) and value >= 0:
+            setattr(usage, key, value)
 
 
 def _lines_then_blank(lines: Iterator[str]) -> Iterator[str]:

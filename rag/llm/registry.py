@@ -34,6 +34,8 @@ def openai_factory(settings: Settings, **deps: Any) -> LLMClient:
         timeout=settings.llm_timeout,
         retries=settings.llm_retries,
         deadline=settings.llm_deadline,
+        temperature=settings.llm_temperature,
+        max_tokens=settings.llm_max_tokens,
     )
 
 

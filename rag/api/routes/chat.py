@@ -115,7 +115,9 @@ def _chunks(
             yield chunk(
                 ChunkDelta(),
                 finish=True,
+                answer=answer.answer,
                 citations=answer.citations,
+                unsupported_sentences=answer.unsupported_sentences,
                 answerable=answer.answerable,
                 question=answer.question,
             )
