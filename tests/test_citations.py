@@ -109,6 +109,14 @@ def test_verbatim_sentence_scores_one() -> None:
     assert support_score("涪口区组织4,288名党员干部", PASSAGES[0]) == 1.0
 
 
+def test_a_figure_after_an_ellipsis_is_still_found() -> None:
+    """NFKC makes "……" into dots, which must not read as the figure's decimal point."""
+    passage = "他说起那段日子……8月16日,老人回到观音庵社区,大吃一惊。"
+    sentence = "8月16日,老人回到观音庵社区,大吃一惊。"
+    assert support_score(sentence, passage) == 1.0
+    assert strict_support(sentence, passage) == 1.0
+
+
 def test_wrong_number_caps_the_score() -> None:
     assert support_score("涪口区组织4200名党员干部对村(社区)实行包片包干", PASSAGES[0]) <= 0.3
     assert support_score("每户年均增收约2.5万元", PASSAGES[1]) <= 0.3

@@ -166,7 +166,10 @@ def parse_citations(answer: str, n_passages: int) -> ParsedAnswer:
 
 
 def _prepare(text: str) -> str:
-    text = unicodedata.normalize("NFKC", _MARKER.sub(" ", text)).lower()
+    # An ellipsis would become "..." under NFKC and glue to a following figure as a
+    # decimal point: "……8月16日" must still hold the number 8.
+    text = _MARKER.sub(" ", text).replace("…", " ").replace("⋯", " ")
+    text = unicodedata.normalize("NFKC", text).lower()
     return _THOUSANDS.sub("", text)
 
 
