@@ -66,6 +66,7 @@ def test_pdf_text_layer_with_pages_sections_and_rejoined_lines():
     assert len(document.pages) == 2 and document.pages[0] == 0
     assert document.page_at(document.text.index(ANSWER)) == 2
     assert document.page_at(document.text.index("拆除危旧房屋")) == 1
+    assert "author" not in document.metadata  # reportlab's "anonymous" is no author
     chunks = chunk_document(document, ChunkingParams())
     assert {c.page for c in chunks if "14座" in c.text} == {2}
     assert_exact_chunks(document)
@@ -94,6 +95,7 @@ def test_word_paragraphs_headings_and_table_rows():
     assert WORD_PARAGRAPH in lines
     assert "上坪村 | 9公里 | 420户" in lines and "村名 | 硬化里程 | 受益户数" in lines
     assert document.pages == [] and document.page_at(0) is None
+    assert "author" not in document.metadata  # python-docx's own "python-docx" is no author
     assert all(c.page is None for c in chunk_document(document, ChunkingParams()))
     assert_exact_chunks(document)
 

@@ -39,6 +39,8 @@ async def exercise(client: Client, documents: int) -> None:
     assert not got.is_error, got.content
     text = got.structured_content["text"]
     assert text[citation["start"] : citation["end"]] == citation["text"]
+    assert got.structured_content["pages"] == []  # as GET /v1/documents/{id}: PDFs only
+    assert "page" in citation
 
     searched = await client.call_tool("search", {"query": "村党组织书记 待遇", "k": 3})
     assert not searched.is_error, searched.content

@@ -86,13 +86,7 @@ def build_mcp(current: Callable[[], Services], lanes: Lanes | None = None) -> MC
         document = current().bundle.store.document(doc_id)
         if document is None:
             raise ToolError(f"no document with id '{doc_id}': see list_documents")
-        return DocumentResponse(
-            doc_id=document.doc_id,
-            source=document.source,
-            title=document.title,
-            text=document.text,
-            sections=document.sections,
-        )
+        return DocumentResponse.of(document)
 
     @server.tool()
     def list_documents() -> DocumentsResponse:

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from rag.documents import DocumentSummary
 from rag.jobs import Job
 from rag.query import Filters
-from rag.schemas import ChatMessage, Citation, Section
+from rag.schemas import ChatMessage, Citation, Document, Section
 
 # Longest conversation accepted: follow-ups only need the last few turns.
 MAX_HISTORY = 100
@@ -98,6 +98,18 @@ class DocumentResponse(BaseModel):
     pages: list[int] = Field(
         default_factory=list, description="start offset of each page in `text` (PDF only)"
     )
+
+    @classmethod
+    def of(cls, document: Document) -> DocumentResponse:
+        """The article as both GET /v1/documents/{id} and the MCP `get_document` give it."""
+        return cls(
+            doc_id=document.doc_id,
+            source=document.source,
+            title=document.title,
+            text=document.text,
+            sections=document.sections,
+            pages=document.pages,
+        )
 
 
 class Health(BaseModel):

@@ -8,7 +8,8 @@ from pydantic import BaseModel
 
 # 2: document metadata (place, date, newspaper); 3: IVF; 4: sentence vectors;
 # 5: page numbers (PDF) on documents and chunks
-FORMAT_VERSION = 5
+# 6: extracted metadata without writing tools' placeholder authors
+FORMAT_VERSION = 6
 
 
 class Manifest(BaseModel):

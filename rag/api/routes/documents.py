@@ -79,14 +79,7 @@ def get_document(doc_id: str, services: ServicesDep) -> DocumentResponse:
     document = services.bundle.store.document(doc_id)
     if document is None:
         raise HTTPException(404, f"no document with id '{doc_id}': see GET /v1/documents")
-    return DocumentResponse(
-        doc_id=document.doc_id,
-        source=document.source,
-        title=document.title,
-        text=document.text,
-        sections=document.sections,
-        pages=document.pages,
-    )
+    return DocumentResponse.of(document)
 
 
 @router.post(

@@ -124,5 +124,14 @@ def build_document(
     document = Document(
         doc_id=digest, source=source, title=title, text=text, sections=sections, pages=pages
     )
-    document.metadata = {**extract_metadata(document, text), **(metadata or {})}
+    own = {k: v for k, v in (metadata or {}).items() if not _placeholder(k, v)}
+    document.metadata = {**extract_metadata(document, text), **own}
     return document
+
+
+# What writing tools put in a file's author field when nobody gave one.
+PLACEHOLDER_AUTHORS = frozenset({"anonymous", "unknown", "python-docx", "author", "administrator"})
+
+
+def _placeholder(key: str, value: str) -> bool:
+    return key == "author" and value.strip().lower() in PLACEHOLDER_AUTHORS
