@@ -113,7 +113,7 @@ def test_documents_list_and_one(http: httpx.Client, services: Services) -> None:
     }
     assert sum(d["chunks"] for d in documents) == len(services.bundle.store.chunks)
     one = http.get(f"/v1/documents/{first['doc_id']}").json()
-    assert set(one) == {"doc_id", "source", "title", "text", "sections"}
+    assert set(one) == {"doc_id", "source", "title", "text", "sections", "pages"}
     assert len(one["text"]) == first["chars"]
     assert one["sections"] == first["sections"]
 
