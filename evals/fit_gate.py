@@ -31,7 +31,7 @@ GATE_PATH = ROOT / "rag" / "answering" / "gate.json"
 def confidence(answerer, question: str, k: int) -> float:  # noqa: ANN001
     """The abstention model's confidence, as the answerer computes it before generating."""
     hits = answerer.retrieve(question, k, None)
-    verdict, _ = answerer.judge(question, hits, answerer.extractive)
+    verdict, _ = answerer.judge(question, hits)
     return verdict.confidence
 
 

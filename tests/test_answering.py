@@ -135,6 +135,20 @@ def test_model_that_declines_gives_a_refusal(services, fake_llm: FakeLLM):
     assert not answer.answerable and answer.citations == []
 
 
+def test_a_decline_against_the_evidence_can_be_overruled(services, fake_llm: FakeLLM):
+    """RAG_LLM_REFUSAL=evidence: the abstention model decides, the passages answer."""
+    question = "涪口区有多少名党员干部对村(社区)实行包片包干?"
+    fake_llm.script(reply("资料中没有提及涪口区党员干部的具体人数。"))
+    answerer = answerer_for(
+        services, llm="openai", llm_base_url=fake_llm.url, llm_refusal="evidence"
+    )
+    answer = answerer.answer(question)
+    assert answer.answerable and answer.fallback and answer.llm == "extractive"
+    assert "4288" in answer.answer and answer.citations
+    assert answer.notes[0] == "the model found no answer in the passages"
+    assert any(note.startswith("answered from the passages' own") for note in answer.notes)
+
+
 def test_streamed_model_answer(services, fake_llm: FakeLLM):
     fake_llm.script(sse(["北塔区“丰江管家”", "已发展到56名成员", "[1]。"]))
     answerer = answerer_for(services, llm="openai", llm_base_url=fake_llm.url)

@@ -130,18 +130,13 @@ class Answerer:
             window_chars=self.settings.followup_chars,
         )
 
-    def judge(
-        self, question: str, hits: list[Hit], client: LLMClient
-    ) -> tuple[Verdict, list[Candidate]]:
-        """Is there evidence for an answer in these passages (for this client)? Also the
-        passages' sentences, best first."""
+    def judge(self, question: str, hits: list[Hit]) -> tuple[Verdict, list[Candidate]]:
+        """Is there evidence for an answer in these passages? Also the passages'
+        sentences, best first."""
         sentences = self.extractive.features(question, hits)
         ranked = self.extractive.rank(sentences)
         chosen = self.extractive.choose(question, sentences, ranked)
-        verdict = self.policy.judge(question, hits, sentences, ranked, chosen)
-        if not isinstance(client, ExtractiveClient):
-            verdict = self.gate.judge(verdict)
-        return verdict, ranked
+        return self.policy.judge(question, hits, sentences, ranked, chosen), ranked
 
     def messages(
         self,
@@ -211,7 +206,9 @@ class Answerer:
         timings = {"retrieve": _ms(started)}
         yield AnswerEvent("passages", hits)
 
-        verdict, ranked = self.judge(question, hits, client)
+        evidence, ranked = self.judge(question, hits)
+        generative = not isinstance(client, ExtractiveClient)
+        verdict = self.gate.judge(evidence) if generative else evidence
         draft = Draft(question, client.name, timings, verdict.confidence)
         draft.names = tuple(self.scorer.places(question))
         if not verdict.answerable:
@@ -247,7 +244,41 @@ class Answerer:
         timings["generate"] = _ms(generating)
         timings["total"] = _ms(started)
         sources = [self.source(hit) for hit in hits]
-        yield AnswerEvent("answer", self.outcome.finish(draft, "".join(pieces), hits, sources))
+        answer = self.outcome.finish(draft, "".join(pieces), hits, sources)
+        if generative and not draft.fallback and not answer.answerable and evidence.answerable:
+            answer = self.overrule(answer, request, draft, evidence, sources)
+        yield AnswerEvent("answer", answer)
+
+    def overrule(
+        self,
+        refused: Answer,
+        request: GenerationRequest,
+        draft: Draft,
+        evidence: Verdict,
+        sources: list[str],
+    ) -> Answer:
+        """A model's refusal against the evidence: small models decline answerable
+        questions, so the abstention model decides (RAG_LLM_REFUSAL=evidence) and the
+        passages' own sentences answer."""
+        if self.settings.llm_refusal != "evidence":
+            return refused
+        notes = [
+            *refused.notes,
+            f"answered from the passages' own sentences: {evidence.reason}",
+        ]
+        quoted = Draft(
+            draft.question,
+            self.extractive.name,
+            draft.timings,
+            evidence.confidence,
+            notes=notes,
+            fallback=True,
+            usage=draft.usage,
+            names=draft.names,
+        )
+        return self.outcome.finish(
+            quoted, self.extractive.generate(request), request.passages, sources
+        )
 
 
 def _ms(since: float) -> float:
