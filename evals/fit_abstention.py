@@ -82,10 +82,8 @@ def out_of_fold(z: np.ndarray, y: np.ndarray, folds: int = 5) -> np.ndarray:
 
 def measure(answerer, question: str, k: int) -> dict[str, float]:  # noqa: ANN001
     hits = answerer.retrieve(question, k, None)
-    sentences = answerer.extractive.features(question, hits)
-    ranked = answerer.extractive.rank(sentences)
-    chosen = answerer.extractive.choose(question, sentences, ranked)
-    return answerer.policy.measure(question, hits, sentences, ranked, chosen)
+    found = answerer.evidence(question, hits)
+    return answerer.policy.measure(question, hits, found.sentences, found.ranked, found.chosen)
 
 
 def main() -> None:

@@ -22,7 +22,12 @@ from typing import Any, Literal
 from rag.answering.abstention import AbstentionPolicy, Verdict
 from rag.answering.context import estimate_tokens, excerpt_passages
 from rag.answering.evidence import EvidenceScorer, is_comparative
-from rag.answering.extractive import Candidate, ExtractiveClient, extractive_factory
+from rag.answering.extractive import (
+    Candidate,
+    ExtractiveClient,
+    SentenceFeatures,
+    extractive_factory,
+)
 from rag.answering.followup import standalone_question
 from rag.answering.gate import OffTopicGate
 from rag.answering.history import bounded_history
@@ -38,6 +43,13 @@ from rag.schemas import Answer, ChatMessage, Hit
 
 # The clients the service ships; `rag.llm_clients` plugins and `register()` add more.
 BUILTIN_CLIENTS: dict[str, Factory] = {"extractive": extractive_factory, "openai": openai_factory}
+
+
+@dataclass(frozen=True)
+class Evidence:
+    sentences: list[SentenceFeatures]
+    ranked: list[Candidate]
+    chosen: list[Candidate]
 
 
 @dataclass(frozen=True)
@@ -130,13 +142,19 @@ class Answerer:
             window_chars=self.settings.followup_chars,
         )
 
+    def evidence(self, question: str, hits: list[Hit]) -> Evidence:
+        """The passages' sentences, best first, and those an extractive answer quotes:
+        what abstention reads (also what evals/fit_abstention.py fits on)."""
+        sentences = self.extractive.features(question, hits)
+        ranked = self.extractive.rank(sentences)
+        return Evidence(sentences, ranked, self.extractive.choose(question, sentences, ranked))
+
     def judge(self, question: str, hits: list[Hit]) -> tuple[Verdict, list[Candidate]]:
         """Is there evidence for an answer in these passages? Also the passages'
         sentences, best first."""
-        sentences = self.extractive.features(question, hits)
-        ranked = self.extractive.rank(sentences)
-        chosen = self.extractive.choose(question, sentences, ranked)
-        return self.policy.judge(question, hits, sentences, ranked, chosen), ranked
+        found = self.evidence(question, hits)
+        verdict = self.policy.judge(question, hits, found.sentences, found.ranked, found.chosen)
+        return verdict, found.ranked
 
     def messages(
         self,
