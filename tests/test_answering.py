@@ -264,6 +264,17 @@ def test_answers_and_refusals_carry_the_models_confidence(services):
     assert refusal.confidence < services.answerer.policy.model.threshold
 
 
+def test_an_unreadable_gate_file_is_a_clear_error(tmp_path):
+    from rag.answering.gate import OffTopicGate
+    from rag.errors import RagError
+
+    broken = tmp_path / "gate.json"
+    for text in ['{"threshold": ', '{"signal": "x"}', '{"threshold": "high"}']:
+        broken.write_text(text, "utf-8")
+        with pytest.raises(RagError, match="unreadable.*refit it"):
+            OffTopicGate.load(broken)
+
+
 def test_an_unreadable_abstention_model_is_a_clear_error(tmp_path):
     from rag.answering.abstention import AbstentionModel
     from rag.errors import RagError
