@@ -17,8 +17,17 @@ from rag.schemas import Document
 SearchMode = Literal["hybrid", "dense", "bm25"]
 SEARCH_MODES: tuple[str, ...] = get_args(SearchMode)
 
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_LATIN = re.compile(r"[A-Za-z]")
 _ISO_DATE = re.compile(r"^\d{4}(?:-\d{2}(?:-\d{2})?)?$")
 DATE_FORMATS = "YYYY, YYYY-MM or YYYY-MM-DD"
+
+
+def question_language(text: str) -> str:
+    """'zh' or 'en': how a query is searched and scored, and the language of its answer."""
+    return "en" if len(_LATIN.findall(text)) > 2 * len(_CJK.findall(text)) else "zh"
+
+
 # Every document is checked against every value, so the lists are bounded (a 422 beyond).
 MAX_FILTER_VALUES = 50
 MAX_FILTER_VALUE_CHARS = 200

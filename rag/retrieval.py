@@ -8,8 +8,9 @@ import numpy as np
 from cachetools import LRUCache
 
 from rag.embedding import Embedder
+from rag.glossary import Glossary
 from rag.index import IndexBundle
-from rag.query import Filters, SearchMode, check_mode
+from rag.query import Filters, SearchMode, check_mode, question_language
 from rag.schemas import Hit
 from rag.transliteration import PinyinNames
 
@@ -43,8 +44,19 @@ class Retriever:
         self.rerank = rerank
         self._rows = {chunk.chunk_id: i for i, chunk in enumerate(bundle.store.chunks)}
         self._sentence_rows = bundle.sentences.rows_by_chunk(bundle.store.chunks)
-        # English questions' pinyin names ("Liuyang") searched as the corpus writes them.
+        # English questions' pinyin names ("Liuyang") and phrases ("party members")
+        # searched as the corpus writes them.
         self.names = PinyinNames(bundle.lexical.vocabulary, bundle.lexical.document_frequency)
+        self.glossary = Glossary(bundle.lexical.vocabulary, bundle.lexical.document_frequency)
+
+    def lexical_form(self, query: str) -> str:
+        """The query as lexical search and coverage read it: the corpus words an English
+        query spells (names) and glosses (its phrases) appended in characters."""
+        words = self.names.names(query)
+        if question_language(query) == "en":
+            words += self.glossary.words(query)
+        added = [word for word in dict.fromkeys(words) if word not in query]
+        return f"{query} {' '.join(added)}" if added else query
 
     def embed_query(self, query: str) -> np.ndarray:
         if self._cache is None:
@@ -65,7 +77,7 @@ class Retriever:
         if mode == "dense":
             return self.dense(query, n, filters)
         allowed = self.bundle.store.admitted_rows(filters)
-        lexical_query = self.names.expand(query)
+        lexical_query = self.lexical_form(query)
         if mode == "bm25":
             scores, rows = self.bundle.lexical.search(lexical_query, n, allowed)
             return list(zip(rows.tolist(), scores.tolist(), strict=True))

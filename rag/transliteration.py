@@ -3,7 +3,7 @@
 Words cannot match Chinese text, but names can, once spelled back in characters: each
 word the lexical index knows (two to four characters) is keyed by its toneless pinyin,
 and a capitalised word or pair of words in an English question that spells one of them
-brings that word into the lexical search and the evidence scoring. The table is built
+brings that word into the lexical search and the evidence scoring (`Retriever.lexical_form`). The table is built
 on the first English question (a fraction of a second) and kept with the index.
 """
 
@@ -55,8 +55,3 @@ class PinyinNames:
                     found.append(self.table()[key][0])
                     break
         return list(dict.fromkeys(found))
-
-    def expand(self, question: str) -> str:
-        """The question with the names it spells appended in characters."""
-        names = [n for n in self.names(question) if n not in question]
-        return f"{question} {' '.join(names)}" if names else question

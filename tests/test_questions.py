@@ -29,7 +29,7 @@ def test_question_set_shape():
 
 
 def test_the_split_is_stratified_and_keeps_tuned_questions_out_of_test():
-    questions = load_questions(QUESTIONS)
+    questions = [q for q in load_questions(QUESTIONS) if q.split != "holdout"]
     test = [q for q in questions if q.split == "test"]
     assert len(test) >= 0.4 * len(questions)
     # The seed questions reuse the articles' wording and were tuned on: never in test.
@@ -67,3 +67,12 @@ def test_multi_questions_need_two_articles(seed_documents):
             if squash(q) in squash(d.text)
         }
         assert len(articles) >= 2, question.id
+
+
+def test_the_holdout_is_a_reader_set_of_every_type():
+    holdout = [q for q in load_questions(QUESTIONS) if q.split == "holdout"]
+    assert len(holdout) >= 100
+    assert all(q.origin == "reader" for q in holdout)
+    types = Counter(q.type for q in holdout)
+    assert len(types) == 7 and min(types.values()) >= 10, types
+    assert sum(q.lang == "en" for q in holdout) >= 20

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rag.answering.prompts import question_language
 from rag.answering.slots import UNIT, figure_with_unit
 from rag.index import IndexBundle
+from rag.query import question_language
 from rag.retrieval import Retriever
 from rag.schemas import Hit
 
@@ -72,8 +72,9 @@ class EvidenceScorer:
 
     def profile(self, question: str) -> QuestionProfile:
         language = question_language(question)
-        # English questions count the names they spell in pinyin ("Liuyang": 浏阳).
-        spelled = self.retriever.names.expand(question) if language == "en" else question
+        # English questions count the names they spell ("Liuyang": 浏阳) and the corpus
+        # words their phrases gloss ("party members": 党员).
+        spelled = self.retriever.lexical_form(question) if language == "en" else question
         tokens = set(self.bundle.lexical.tokenizer.tokenize(spelled))
         if language == "en":
             # English words cannot match Chinese text; keep numbers and CJK names only.

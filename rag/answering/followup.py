@@ -15,9 +15,10 @@ import re
 from typing import Protocol
 
 from rag.answering.history import followup_window
-from rag.answering.prompts import PromptBook, question_language
+from rag.answering.prompts import PromptBook
 from rag.errors import LLMError
 from rag.llm.base import GenerationRequest, LLMClient
+from rag.query import question_language
 from rag.schemas import ChatMessage
 
 logger = logging.getLogger("rag.answering")

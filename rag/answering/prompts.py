@@ -6,27 +6,19 @@ an article is always quoted material, never an instruction.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 
 from rag.errors import RagError
+from rag.query import question_language
 from rag.schemas import ChatMessage, Hit
-
-_CJK = re.compile(r"[\u4e00-\u9fff]")
-_LATIN = re.compile(r"[A-Za-z]")
 
 
 def default_prompts_dir() -> Traversable:
     """The prompts installed with the package. `rag/prompts` links to the top-level
     `prompts/` (the one place to edit them), and a wheel carries a copy of the files."""
     return files("rag") / "prompts"
-
-
-def question_language(text: str) -> str:
-    """'zh' or 'en': the language an answer (or a refusal) should be in."""
-    return "en" if len(_LATIN.findall(text)) > 2 * len(_CJK.findall(text)) else "zh"
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ def evaluate(
     ] = True,
     llm: Annotated[str | None, typer.Option("--llm", help="LLM client for answers.")] = None,
     split: Annotated[
-        str, typer.Option("--split", help="dev (tuned on), test (reported) or all.")
+        str, typer.Option("--split", help="dev (tuned on), test or holdout (reported) or all.")
     ] = "all",
     origin: Annotated[
         str,
