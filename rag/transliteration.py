@@ -3,8 +3,9 @@
 Words cannot match Chinese text, but names can, once spelled back in characters: each
 word the lexical index knows (two to four characters) is keyed by its toneless pinyin,
 and a capitalised word or pair of words in an English question that spells one of them
-brings that word into the lexical search and the evidence scoring (`Retriever.lexical_form`). The table is built
-on the first English question (a fraction of a second) and kept with the index.
+brings that word into the lexical search and the evidence scoring
+(`Retriever.lexical_form`). The table is built on the first English question (a fraction
+of a second) and kept with the index.
 """
 
 from __future__ import annotations
