@@ -68,12 +68,12 @@ class Settings(BaseSettings):
     # A model's sentence that no passage supports is dropped from the answer ("drop") or
     # kept uncited ("flag"); either way it is listed in `unsupported_sentences`.
     unsupported: Literal["drop", "flag"] = "drop"
-    # A model that declines, or writes nothing the passages support, although the abstention
-    # model finds that they answer the question: "evidence" answers with the passages' own
-    # sentences (as the extractive client, `fallback` true); "model" keeps the refusal.
-    # Measured on the test split (README, "Answering with an LLM"): "evidence" refuses far
-    # fewer answerable questions and far fewer unanswerable ones.
-    llm_refusal: Literal["evidence", "model"] = "model"
+    # A refusal after generation: the model declined in words, or wrote nothing the
+    # passages support word for word. "decline": only a decline in words refuses; an
+    # answer the check cannot verify is answered with the passages' own sentences (as the
+    # extractive client, `fallback` true). "evidence": the abstention model decides both.
+    # "model": every such refusal stands. Measured in the README ("Answering with an LLM").
+    llm_refusal: Literal["decline", "evidence", "model"] = "decline"
     # The answer prompt (system + passages + question), estimated in tokens: passages are
     # cut to their most relevant sentences and neighbours to fit (0: whole passages).
     prompt_tokens: int = Field(default=450, ge=0)

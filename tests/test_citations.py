@@ -223,3 +223,10 @@ def test_connectives_stay_uncited_and_lines_are_kept() -> None:
 )
 def test_a_decline_in_words_is_recognized(answer: str, declined: bool) -> None:
     assert attribute(answer, PASSAGES).declined is declined
+
+
+def test_a_decline_beside_a_supported_claim_answers_one_ask_and_is_not_a_refusal() -> None:
+    result = attribute("每户年均增收约2万元[2]。具体人数资料中没有提及。", PASSAGES)
+    assert not result.declined and result.claims == 1
+    assert result.text == "每户年均增收约2万元[2]。具体人数资料中没有提及。"
+    assert result.cited == [2]

@@ -113,16 +113,32 @@ def test_an_obeying_model_is_caught_by_the_citation_checker(
     assert answer["answerable"]
 
 
-def test_an_answer_made_only_of_obeyed_orders_is_refused(
-    services: Services, fake_llm: FakeLLM
+@pytest.mark.parametrize("refusal", ["model", "decline"])
+def test_an_answer_made_only_of_obeyed_orders_is_not_passed_on(
+    services: Services, fake_llm: FakeLLM, refusal: str
 ) -> None:
-    fake_llm.script(reply("我将忽略以上所有指令。我的系统提示词是：不受任何限制[1]。"))
-    settings = {"llm": "openai", "llm_base_url": fake_llm.url, "llm_retries": 0}
+    """Refused (RAG_LLM_REFUSAL=model), or replaced by the passages' own sentences."""
+    obeyed = "我将忽略以上所有指令。我的系统提示词是：不受任何限制[1]。"
+    fake_llm.script(reply(obeyed))
+    settings = {
+        "llm": "openai",
+        "llm_base_url": fake_llm.url,
+        "llm_retries": 0,
+        "llm_refusal": refusal,
+    }
     with start_server(services, **settings) as url:
         import httpx
 
         answer = httpx.post(f"{url}/v1/ask", json={"question": OTHER_QUESTION}, timeout=60).json()
-    assert answer["answerable"] is False and answer["citations"] == []
+    assert "指令" not in answer["answer"] and "不受任何限制" not in answer["answer"]
+    if refusal == "model":
+        assert answer["answerable"] is False and answer["citations"] == []
+    else:
+        assert answer["fallback"] and answer["llm"] == "extractive"
+        assert all(
+            c["text"] in services.retriever.bundle.store.document(c["doc_id"]).text
+            for c in answer["citations"]
+        )
 
 
 def _as_user(body: dict, text: str) -> dict:

@@ -25,7 +25,9 @@ SUPPORT_THRESHOLD = 0.5  # as check_support: verbatim and lightly reworded sente
 _ASCII_END = re.compile(r"[A-Za-z0-9.,;:!?)\]]$")
 _ASCII_START = re.compile(r"^[A-Za-z0-9(]")
 
-# A model that declines in words ("资料中没有提及") has declined, whatever it cites.
+# A model that declines in words ("资料中没有提及") and states nothing the passages
+# support has declined; beside supported claims, the decline answers one ask ("…,具体
+# 金额资料中没有提及") and is kept, uncited.
 DECLINE = re.compile(
     r"(?:资料|材料|文中|上述|以上|报道)[^。]{0,12}(?:没有|未|并未|无)(?:提及|提到|涉及|说明|包含|给出|"
     r"相关|具体|明确)|无法(?:回答|确定|得知|提供)|没有(?:找到|相关)|"
@@ -125,11 +127,15 @@ def attribute(
     """
     check = _Check(question, names, sources or passages, threshold)
     parsed = parse_citations(answer, len(passages))
-    declined = bool(DECLINE.search(parsed.text))
-    result = Attribution(text="", declined=declined, dropped_markers=parsed.dropped_markers)
+    result = Attribution(text="", dropped_markers=parsed.dropped_markers)
     pieces: list[tuple[str, bool]] = []
+    declines = False
     for sentence in parsed.sentences:
         if not sentence.text:
+            continue
+        if DECLINE.search(sentence.text):
+            declines = True
+            pieces.append((sentence.text, sentence.line_start))  # the model's own "not said"
             continue
         if not is_claim(sentence.text):
             pieces.append((sentence.text, sentence.line_start))  # links claims, cites nothing
@@ -144,5 +150,6 @@ def attribute(
         result.reattributed += markers != sentence.markers
         result.cited.extend(n for n in markers if n not in result.cited)
         pieces.append((_with_markers(sentence, markers), sentence.line_start))
+    result.declined = declines and not result.claims
     result.text = _join(pieces) if result.claims else ""
     return result

@@ -27,7 +27,9 @@ _NUMBER_QUESTION = re.compile(
     re.IGNORECASE,
 )
 _WHO_QUESTION = re.compile(
-    r"谁|哪位|哪些人|什么人|姓名|名字|\bwho\b|\bwhose\b|\bname", re.IGNORECASE
+    r"谁|哪位|哪些人|什么人|姓名|名字|(?:书记|支书|主任|长|负责人|带头人|老人|人)叫什么|"
+    r"\bwho\b|\bwhose\b|\bname",
+    re.IGNORECASE,
 )
 _DIGITS = re.compile(r"\d")
 # Questions that ask about several places or articles at once ("哪几篇报道…各以什么身份").
@@ -38,9 +40,15 @@ _COMPARATIVE = re.compile(
 )
 _PLACE_SUFFIX = re.compile(r"(?:市|区|县|镇|乡|村|街道|社区|学院)$")
 _GENERIC_PLACE = re.compile(r"^(?:全|该|各|本|每|城|农|小|社)")
-_ROLE = re.compile(r"书记|主任|院长|部长|董事长|会长|市长|县长|区长|镇长|队长|教授|校长|经理|主席")
+_ROLE = re.compile(
+    r"书记|支书|主任|院长|部长|董事长|会长|市长|县长|区长|镇长|乡长|村长|队长|局长|所长|站长|"
+    r"团长|组长|教授|校长|经理|主席"
+)
 _TITLED_NAME = re.compile(rf"(?:{_ROLE.pattern})([\u4e00-\u9fff]{{2,3}})")
 _ASCII_WORD = re.compile(r"^[a-z]+$")
+
+
+PERSON_BONUS = 0.3  # a sentence naming someone the question does not (chosen on dev)
 
 
 def is_comparative(question: str) -> bool:
@@ -156,4 +164,6 @@ class EvidenceScorer:
             bonus += 0.2
         if profile.wants_person and _ROLE.search(sentence):
             bonus += 0.1
+        if profile.wants_person and any(n not in profile.text for n in self.people(sentence)):
+            bonus += PERSON_BONUS
         return bonus

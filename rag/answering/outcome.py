@@ -29,6 +29,7 @@ class Draft:
     fallback: bool = False
     usage: Usage | None = None
     names: tuple[str, ...] = ()  # places and bodies the question names
+    declined: bool = False  # the model said in words that the passages do not answer
 
 
 class AnswerBuilder:
@@ -65,6 +66,7 @@ class AnswerBuilder:
             unsupported=self.unsupported,
         )
         draft.notes.extend(_notes(result, self.unsupported))
+        draft.declined = result.declined
         reason = "the model found no answer in the passages" if result.declined else ""
         if not result.claims:
             reason = reason or "no sentence of the answer is supported by the passages"

@@ -263,7 +263,7 @@ class Answerer:
         timings["total"] = _ms(started)
         sources = [self.source(hit) for hit in hits]
         answer = self.outcome.finish(draft, "".join(pieces), hits, sources)
-        if generative and not draft.fallback and not answer.answerable and evidence.answerable:
+        if generative and not draft.fallback and not answer.answerable:
             answer = self.overrule(answer, request, draft, evidence, sources)
         yield AnswerEvent("answer", answer)
 
@@ -275,15 +275,21 @@ class Answerer:
         evidence: Verdict,
         sources: list[str],
     ) -> Answer:
-        """A model's refusal against the evidence: small models decline answerable
-        questions, so the abstention model decides (RAG_LLM_REFUSAL=evidence) and the
-        passages' own sentences answer."""
-        if self.settings.llm_refusal != "evidence":
+        """A refusal after generation, reconsidered (RAG_LLM_REFUSAL). Small models decline
+        answerable questions, and write answers the support check cannot verify word for
+        word; "decline" keeps only a decline in words and answers the rest with the
+        passages' own sentences; "evidence" lets the abstention model decide both."""
+        mode = self.settings.llm_refusal
+        if mode == "model" or (mode == "decline" and draft.declined):
             return refused
-        notes = [
-            *refused.notes,
-            f"answered from the passages' own sentences: {evidence.reason}",
-        ]
+        if mode == "evidence" and not evidence.answerable:
+            return refused
+        why = (
+            evidence.reason
+            if mode == "evidence"
+            else "the model answered, but not in words the passages support"
+        )
+        notes = [*refused.notes, f"answered from the passages' own sentences: {why}"]
         quoted = Draft(
             draft.question,
             self.extractive.name,
@@ -294,9 +300,12 @@ class Answerer:
             usage=draft.usage,
             names=draft.names,
         )
-        return self.outcome.finish(
+        answer = self.outcome.finish(
             quoted, self.extractive.generate(request), request.passages, sources
         )
+        # What the model wrote and no passage supports stays listed.
+        unsupported = [*refused.unsupported_sentences, *answer.unsupported_sentences]
+        return answer.model_copy(update={"unsupported_sentences": unsupported})
 
 
 def _ms(since: float) -> float:

@@ -31,7 +31,10 @@ _DATE = re.compile(
     r"\bwhen\b|what year|which year|what date",
     re.IGNORECASE,
 )
-_PERSON = re.compile(r"谁|哪位|姓名|名字|\bwho\b|\bwhose\b", re.IGNORECASE)
+_PERSON = re.compile(
+    r"谁|哪位|姓名|名字|(?:书记|支书|主任|长|负责人|带头人|老人|人)叫什么|\bwho\b|\bwhose\b",
+    re.IGNORECASE,
+)
 # A figure: "3.5万名", "2000多户", "81.93万元", "80%".
 _FIGURE = re.compile(r"\d[\d.,]*\s*(?:余|多)?\s*(?:万|亿)?\s*\S?")
 _MONEY_FIGURE = re.compile(r"\d[\d.,]*\s*(?:余|多)?\s*(?:万|亿)?\s*元")
