@@ -59,6 +59,12 @@ class Retriever:
         return f"{query} {' '.join(added)}" if added else query
 
     def embed_query(self, query: str) -> np.ndarray:
+        """The query's vector. An English query is embedded with the corpus words it
+        names and glosses appended: e5-small matches English to Chinese text poorly, and
+        the Chinese words pull its vector towards the sentences that use them (dev, English
+        questions: MRR@10 0.73 -> 0.85)."""
+        if question_language(query) == "en":
+            query = self.lexical_form(query)
         if self._cache is None:
             return self.embedder.embed_queries([query])[0]
         with self._cache_lock:
