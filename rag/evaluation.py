@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
 
-from rag.errors import RagError
+from rag.errors import LLMError, RagError
 from rag.query import SearchMode
 from rag.retrieval import Retriever
 from rag.schemas import Document, Hit
@@ -228,6 +228,7 @@ class AnswerRecord(BaseModel):
     citations_with_evidence: int
     generate_ms: float
     total_ms: float
+    error: str = ""  # the LLM call failed (counted as a refusal, listed as an error)
     prompt_tokens: int = 0  # as the model's server reports them (0: not reported)
     completion_tokens: int = 0
 
@@ -243,7 +244,13 @@ def evaluate_answers(
     store = answerer.retriever.bundle.store
     records = []
     for question in questions:
-        result = answerer.answer(question.question, llm=llm)
+        try:
+            result = answerer.answer(question.question, llm=llm)
+        except LLMError as exc:
+            # One failed call (a busy model server timing out) is recorded, not the end
+            # of a run that may take an hour.
+            records.append(_failed(question, str(exc)))
+            continue
         text = squash(re.sub(r"\[\d{1,2}\]", "", result.answer))
         found = sum(squash(fact) in text for fact in question.key_facts)
         numbers = {c.n for c in result.citations}
@@ -278,6 +285,25 @@ def evaluate_answers(
     return records
 
 
+def _failed(question: Question, error: str) -> AnswerRecord:
+    return AnswerRecord(
+        id=question.id,
+        type=question.type,
+        question=question.question,
+        answer="",
+        answerable_expected=question.answerable,
+        answerable=False,
+        error=error,
+        key_facts_found=0,
+        key_facts_total=len(question.key_facts),
+        citations=0,
+        citations_valid=True,
+        citations_with_evidence=0,
+        generate_ms=0.0,
+        total_ms=0.0,
+    )
+
+
 def summarize_answers(records: list[AnswerRecord]) -> dict[str, dict[str, float]]:
     groups: dict[str, list[AnswerRecord]] = defaultdict(list)
     for record in records:
@@ -301,6 +327,7 @@ def summarize_answers(records: list[AnswerRecord]) -> dict[str, dict[str, float]
             "citation_validity": _mean([float(r.citations_valid) for r in group]),
             "citation_support": _mean([r.citations_with_evidence / r.citations for r in cited]),
             "answered_cited": _mean([float(r.citations > 0) for r in answered]),
+            "errors": sum(bool(r.error) for r in group),
             "refused_unanswerable": _mean([float(not r.answerable) for r in unanswerable]),
             "false_refusals": _mean([float(not r.answerable) for r in answerable]),
             "generate_p50_ms": percentile([r.generate_ms for r in group], 50),

@@ -419,6 +419,20 @@ def test_token_usage_reaches_the_answer_and_the_evaluation(services, fake_llm: F
     assert summary["key_fact_coverage"] == 1.0
 
 
+def test_a_failed_model_call_is_recorded_and_the_evaluation_goes_on(services, fake_llm: FakeLLM):
+    from rag.evaluation import Question, evaluate_answers, summarize_answers
+
+    fake_llm.script(error(500, "model crashed"), reply(FUKOU_FACT + "[1]。"))
+    questions = [
+        Question(id=f"t{i}", question=FUKOU, type="number", key_facts=["4288名"]) for i in (1, 2)
+    ]
+    answerer = model_answerer(services, fake_llm, llm_retries=0)
+    failed, answered = evaluate_answers(answerer, questions, llm="openai")
+    assert "model crashed" in failed.error and not failed.answerable
+    assert answered.error == "" and answered.key_facts_found == 1
+    assert summarize_answers([failed, answered])["all"]["errors"] == 1
+
+
 def test_the_streams_final_event_carries_the_corrected_answer(services, fake_llm: FakeLLM):
     fake_llm.script(sse(["涪口区77个区直单位、8个镇的", "4288名党员干部实行包片包干全覆盖。"]))
     events = list(model_answerer(services, fake_llm).stream(FUKOU))
