@@ -51,6 +51,7 @@ EXPECTED_SIGN = {
     "uncovered_peak": -1,
     "ask_coverage": 1,
     "names_missing": -1,
+    "names_unknown": -1,
     "english": 0,
 }
 

@@ -5,8 +5,9 @@
 A model is asked unless retrieval is clearly off-topic: the threshold, on the abstention
 model's confidence, is the highest one that refuses at most `--max-false-refusals` of the
 answerable dev questions (the model itself declines, and its sentences are checked, for
-the rest). Refit after refitting the abstention model (`evals/fit_abstention.py`), whose
-confidence it reads. The test split is never read.
+the rest), and never above the abstention model's own threshold. Refit after refitting
+the abstention model (`evals/fit_abstention.py`), whose confidence it reads. The test
+split is never read.
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ def main() -> None:
     answerable = np.sort(p[y])
     allowed = int(np.floor(args.max_false_refusals * len(answerable)))
     threshold = round(float(answerable[allowed]) - 1e-6, 6) if len(answerable) else 0.0
+    # Never stricter than the extractive answerer: a model is asked whenever it would be.
+    threshold = min(threshold, answerer.policy.model.threshold)
     refused = p < threshold
     fit = {
         "threshold": threshold,

@@ -29,7 +29,7 @@ _FUNCTION_TEXT = """
 a an the of to in on at by for from with and or as is are was were be been do does did
 how what which who whom whose when where why many much there their they it its this
 that these those has have had not any some each both than about into over after before
-one sb sth etc
+one sb sth etc i me my we our you your he she his her s being having doing
 """
 _FUNCTION_WORDS = frozenset(_FUNCTION_TEXT.split())
 MAX_PHRASE = 3  # words in a gloss matched as one phrase ("village party secretary")
@@ -39,15 +39,18 @@ WORDS_PER_PHRASE = 1  # corpus words brought in per matched phrase, most frequen
 
 def _lemma(word: str) -> str:
     """The word's lemma; a plural the lemmatizer does not know ("homestays") loses its s."""
-    lemma = simplemma.lemmatize(word, lang="en")
+    lemma = simplemma.lemmatize(word, lang="en").lower()
     if lemma == word and len(word) > 4 and word.endswith("s") and not word.endswith("ss"):
         return word[:-1]
     return lemma
 
 
+def _words(text: str) -> list[str]:
+    return [w for w in _ENGLISH_WORD.findall(text.lower()) if w not in _FUNCTION_WORDS]
+
+
 def _lemmas(text: str) -> tuple[str, ...]:
-    words = _ENGLISH_WORD.findall(text.lower())
-    return tuple(_lemma(w) for w in words if w not in _FUNCTION_WORDS)
+    return tuple(_lemma(w) for w in _words(text))
 
 
 class Glossary:
@@ -80,15 +83,32 @@ class Glossary:
                         phrase = _lemmas(part)
                         if 0 < len(phrase) <= MAX_PHRASE:
                             table.setdefault(phrase, set()).add(word)
+        # A vague word is known (it is no unknown word) but brings no corpus word.
         return {
-            phrase: sorted(words, key=lambda w: -self._frequency(w))
+            phrase: (
+                sorted(words, key=lambda w: (-self._frequency(w), w))  # ties: same order every run
+                if len(phrase) > 1 or len(words) <= MAX_SENSES
+                else []
+            )
             for phrase, words in table.items()
-            if len(phrase) > 1 or len(words) <= MAX_SENSES
         }
 
     def words(self, question: str) -> list[str]:
         """The corpus words the question's phrases gloss, longest phrases first."""
-        lemmas = _lemmas(question)
+        return self.read(question)[0]
+
+    def unglossed(self, question: str, names: set[str] = frozenset()) -> list[str]:
+        """The question's words (lower case) in no glossed phrase, other than `names`
+        (words spelling a corpus name): what the corpus has no word for, as "France" or
+        "cake" — an English question's unknown words, like a Chinese question's words
+        the corpus never uses."""
+        return [word for word in self.read(question)[1] if word not in names]
+
+    def read(self, question: str) -> tuple[list[str], list[str]]:
+        """(corpus words the question's phrases gloss, longest phrases first; the
+        question's words in no glossed phrase)."""
+        words = _words(question)
+        lemmas = tuple(_lemma(w) for w in words)
         table = self.table()
         found: list[str] = []
         used = [False] * len(lemmas)
@@ -96,8 +116,9 @@ class Glossary:
             for i in range(len(lemmas) - size + 1):
                 if any(used[i : i + size]):
                     continue
-                words = table.get(lemmas[i : i + size])
-                if words:
-                    found.extend(words[:WORDS_PER_PHRASE])
+                glossed = table.get(lemmas[i : i + size])
+                if glossed is not None:
+                    found.extend(glossed[:WORDS_PER_PHRASE])
                     used[i : i + size] = [True] * size
-        return list(dict.fromkeys(found))
+        left = [word for word, done in zip(words, used, strict=True) if not done]
+        return list(dict.fromkeys(found)), list(dict.fromkeys(left))

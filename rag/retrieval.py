@@ -58,6 +58,11 @@ class Retriever:
         added = [word for word in dict.fromkeys(words) if word not in query]
         return f"{query} {' '.join(added)}" if added else query
 
+    def unglossed(self, query: str) -> list[str]:
+        """An English query's words that neither gloss a corpus word nor spell a name."""
+        spelled = {word for words, _ in self.names.spelled(query) for word in words}
+        return self.glossary.unglossed(query, spelled)
+
     def embed_query(self, query: str) -> np.ndarray:
         """The query's vector. An English query is embedded with the corpus words it
         names and glosses appended: e5-small matches English to Chinese text poorly, and

@@ -17,9 +17,10 @@ from collections.abc import Callable
 from pypinyin import lazy_pinyin
 
 _CJK_WORD = re.compile(r"^[\u4e00-\u9fff]{2,4}$")
-# "Liuyang", "Zhang Yexi", "Guanqiao": one or two capitalised words.
-_NAME = re.compile(r"\b[A-Z][a-z]+(?:[ -][A-Z][a-z]+)?\b")
+# "Liuyang", "Zhang Yexi", "Longxing'ao": one or two capitalised words.
+_NAME = re.compile(r"\b[A-Z][a-z]+(?:'(?!s\b)[a-z]+)?(?:[ -][A-Z][a-z]+(?:'(?!s\b)[a-z]+)?)?\b")
 _SPELLING = re.compile(r"[^a-z]")
+_LETTERS = re.compile(r"[a-z]+")
 MIN_SPELLING = 4  # "Hu", "An": too short to tell a name from chance
 
 
@@ -40,19 +41,25 @@ class PinyinNames:
                     if _CJK_WORD.match(word):
                         table.setdefault("".join(lazy_pinyin(word)), []).append(word)
                 for words in table.values():
-                    words.sort(key=lambda w: -self._frequency(w))
+                    words.sort(key=lambda w: (-self._frequency(w), w))
                 self._table = table
             return self._table
 
     def names(self, question: str) -> list[str]:
         """The corpus words an English question's capitalised words spell, in order."""
-        found: list[str] = []
+        return list(dict.fromkeys(word for _, word in self.spelled(question)))
+
+    def spelled(self, question: str) -> list[tuple[list[str], str]]:
+        """(the question's words that spell it, lower case; the corpus word), in order."""
+        found: list[tuple[list[str], str]] = []
         for match in _NAME.finditer(question):
             words = match.group(0).replace("-", " ").split(" ")
             # The pair first ("Zhang Yexi" -> 张叶喜), else each word ("Fukou District").
-            for spelling in ["".join(words), *words] if len(words) > 1 else words:
-                key = _SPELLING.sub("", spelling.lower())
+            pair = [words] if len(words) > 1 else []
+            for spelling in [*pair, *([w] for w in words)]:
+                key = _SPELLING.sub("", "".join(spelling).lower())
                 if len(key) >= MIN_SPELLING and key in self.table():
-                    found.append(self.table()[key][0])
+                    words_spelled = _LETTERS.findall(" ".join(spelling).lower())
+                    found.append((words_spelled, self.table()[key][0]))
                     break
-        return list(dict.fromkeys(found))
+        return found

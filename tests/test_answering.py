@@ -69,13 +69,22 @@ def test_every_extractive_sentence_is_a_verbatim_span_of_its_citation(services, 
             assert document.text[citation.start : citation.end] == citation.text
 
 
-@pytest.mark.parametrize("qid", ["ra064", "rb139", "oc002", "oc006"])
+@pytest.mark.parametrize("qid", ["ra064", "rb139", "oc002", "oc006", "ot001", "ot009"])
 def test_unanswerable_questions_are_refused(services, questions, qid):
     answer = services.answerer.answer(questions[qid].question)
     assert not answer.answerable
     assert answer.citations == []
-    assert "没有" in answer.answer
+    assert "没有" in answer.answer or "do not contain" in answer.answer
     assert answer.notes  # the reason for refusing
+
+
+@pytest.mark.parametrize(
+    "question", ["How do I cook rice?", "Who wrote Hamlet?", "明天长沙会下雨吗?"]
+)
+def test_questions_off_the_corpus_topic_are_refused(services, question):
+    """Not in the question set: an English question's words the corpus has no word for
+    ("rice", "Hamlet") count as unknown, like a Chinese question's."""
+    assert not services.answerer.answer(question).answerable
 
 
 def test_refusal_speaks_the_question_language(services):

@@ -28,6 +28,14 @@ def test_plurals_match_singular_glosses_and_function_words_match_nothing() -> No
     assert glossary.words("What is it and how many are there?") == []
 
 
+def test_words_glossing_no_corpus_word_are_unglossed_and_names_are_not() -> None:
+    glossary = _glossary()
+    assert glossary.unglossed("What is the capital of France?") == ["capital", "france"]
+    assert glossary.unglossed("How many Party members in Liuyang?", {"liuyang"}) == []
+    # A word glossing too many corpus words ("work") is known, if vague: never unglossed.
+    assert "work" not in glossary.unglossed("How does the work go?")
+
+
 def test_the_retriever_searches_an_english_question_with_the_glossed_words(
     services: Services,
 ) -> None:

@@ -43,6 +43,7 @@ FEATURES: tuple[str, ...] = (
     "uncovered_peak",  # the heaviest question word the best sentences lack (share of mass)
     "ask_coverage",  # share of the IDF mass of the asks' own clauses the best sentences hold
     "names_missing",  # share of the places and bodies the question names that no passage does
+    "names_unknown",  # ... that the corpus never uses: a question about a place not covered
     "english",  # English questions match Chinese text by meaning only
 )
 
@@ -135,6 +136,7 @@ def evidence_features(
     asked_held = sum(w for t, w in asked_weights.items() if t in top_text)
     names = scorer.places(profile.text)
     names_absent = sum(name not in passages for name in names) / len(names) if names else 0.0
+    unknown_names = sum(not scorer.known_word(n) for n in names) / len(names) if names else 0.0
     return {
         "best_score": scores[0],
         "score_margin": scores[0] - (scores[1] if len(scores) > 1 else 0.0),
@@ -148,6 +150,7 @@ def evidence_features(
         "uncovered_peak": peak / total,
         "ask_coverage": asked_held / asked_mass if asked_mass else 1.0,
         "names_missing": names_absent,
+        "names_unknown": unknown_names,
         "english": float(profile.language == "en"),
     }
 

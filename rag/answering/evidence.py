@@ -85,8 +85,10 @@ class EvidenceScorer:
         spelled = self.retriever.lexical_form(question) if language == "en" else question
         tokens = set(self.bundle.lexical.tokenizer.tokenize(spelled))
         if language == "en":
-            # English words cannot match Chinese text; keep numbers and CJK names only.
+            # English words cannot match Chinese text; keep numbers and CJK words only,
+            # and the words the corpus has no word for, which no passage holds.
             tokens = {t for t in tokens if not _ASCII_WORD.match(t)}
+            tokens |= set(self.retriever.unglossed(question))
         return QuestionProfile(
             text=question,
             language=language,
