@@ -136,7 +136,7 @@ def evidence_features(
     asked_held = sum(w for t, w in asked_weights.items() if t in top_text)
     names = scorer.places(profile.text)
     names_absent = sum(name not in passages for name in names) / len(names) if names else 0.0
-    unknown_names = sum(not scorer.known_word(n) for n in names) / len(names) if names else 0.0
+    unknown_names = sum(not scorer.known_name(n) for n in names) / len(names) if names else 0.0
     return {
         "best_score": scores[0],
         "score_margin": scores[0] - (scores[1] if len(scores) > 1 else 0.0),

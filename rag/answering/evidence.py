@@ -39,6 +39,7 @@ _COMPARATIVE = re.compile(
     re.I,
 )
 _PLACE_SUFFIX = re.compile(r"(?:市|区|县|镇|乡|村|街道|社区|学院)$")
+_ADMIN_SUFFIXES = frozenset(("市", "区", "县", "镇", "乡", "村", "街道", "社区"))
 _GENERIC_PLACE = re.compile(r"^(?:全|该|各|本|每|城|农|小|社)")
 _ROLE = re.compile(
     r"书记|支书|主任|院长|部长|董事长|会长|市长|县长|区长|镇长|乡长|村长|队长|局长|所长|站长|"
@@ -103,10 +104,21 @@ class EvidenceScorer:
         unanswerable near-misses ask about ("GDP", "出生")."""
         return self.bundle.lexical.document_frequency(token) > 0
 
+    def known_name(self, name: str) -> bool:
+        """Whether the corpus mentions `name`: a word of the index, else anywhere in an
+        article ("青山县" is tokenized 青山 + 县, and 青山 alone is a common word)."""
+        if self.known_word(name):
+            return True
+        return any(name in document.text for document in self.bundle.store.documents)
+
     def places(self, question: str) -> list[str]:
-        """Place and organisation names in the question, in order ("涪口区", "浏阳")."""
+        """Place and organisation names in the question, in order ("涪口区", "浏阳"); a
+        name the tagger splits from its suffix ("宁乡" + "市") is taken whole."""
         names = []
-        for word, flag in self.bundle.lexical.tokenizer.tagged_words(question):
+        tagged = self.bundle.lexical.tokenizer.tagged_words(question)
+        for i, (word, flag) in enumerate(tagged):
+            if flag == "ns" and i + 1 < len(tagged) and tagged[i + 1][0] in _ADMIN_SUFFIXES:
+                word = word + tagged[i + 1][0]
             named = flag == "ns" or (len(word) >= 3 and _PLACE_SUFFIX.search(word))
             if named and len(word) >= 2 and not _GENERIC_PLACE.match(word):
                 names.append(word)
