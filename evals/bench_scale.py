@@ -222,7 +222,14 @@ class PrecomputedQueries:
         self.name = "precomputed"
 
     def embed_queries(self, texts: list[str]) -> np.ndarray:
-        return np.vstack([self._vectors[t] for t in texts])
+        return np.vstack([self._vector(t) for t in texts])
+
+    def _vector(self, text: str) -> np.ndarray:
+        """An English question is embedded with corpus words appended (Retriever.embed_query):
+        its vector is the question's."""
+        if text in self._vectors:
+            return self._vectors[text]
+        return next(v for q, v in self._vectors.items() if text.startswith(q))
 
     def embed_passages(self, texts: list[str]) -> np.ndarray:  # pragma: no cover - unused
         raise NotImplementedError
