@@ -6,7 +6,7 @@ Every dev question is retrieved and its evidence measured (rag/answering/abstent
 `AbstentionPolicy.measure`); a standardized logistic regression (scikit-learn) learns answerable
 vs unanswerable, and the threshold is the highest one that refuses at most
 `--max-false-refusals` of the answerable dev questions with 95% confidence (an exact
-binomial bound, so about 2.5% of dev's 195), read from out-of-fold probabilities (5 folds
+binomial bound: 3 of dev's 195, 1.5%), read from out-of-fold probabilities (5 folds
 of dev). The test split is never read.
 
 The model must read the evidence the right way round (more coverage never lowers the
