@@ -44,5 +44,17 @@ def test_the_retriever_searches_an_english_question_with_the_glossed_words(
     form = retriever.lexical_form(question)
     assert form.startswith(question)
     assert "浏阳" in form and "党员" in form
+    # Capitalised words the reader also gave in characters are a name, not unknown words.
+    assert retriever.unglossed("How many homestays does Longxing'ao (隆兴坳) village have?") == []
+    assert retriever.unglossed("What is the capital of France?") == ["france"]
     # A Chinese question is searched as it is.
     assert retriever.lexical_form("浏阳有多少名党员?") == "浏阳有多少名党员?"
+
+
+def test_a_word_the_tokenizer_cuts_otherwise_in_the_article_is_still_known(
+    services: Services,
+) -> None:
+    """ "镇隆兴坳村" is cut 镇隆 + 兴坳 + 村 in the article, so 隆兴坳 is no index word."""
+    scorer = services.answerer.scorer
+    assert not scorer.known_word("隆兴坳") and scorer.known_name("隆兴坳")
+    assert not scorer.known_name("长沙县") and not scorer.known_name("france")

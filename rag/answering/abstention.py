@@ -124,7 +124,7 @@ def evidence_features(
         not any(fills(slot, text, profile.text, scorer.people) for text in top) for slot in kinded
     )
     total = profile.total_weight or 1.0
-    unknown = sum(w for t, w in profile.weights.items() if not scorer.known_word(t))
+    unknown = sum(w for t, w in profile.weights.items() if not scorer.known_name(t))
     lowered = passages.lower()
     absent = sum(w for t, w in profile.weights.items() if t not in lowered)
     top_text = "\n".join(top).lower()

@@ -47,6 +47,7 @@ _ROLE = re.compile(
 )
 _TITLED_NAME = re.compile(rf"(?:{_ROLE.pattern})([\u4e00-\u9fff]{{2,3}})")
 _ASCII_WORD = re.compile(r"^[a-z]+$")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 PERSON_BONUS = 0.3  # a sentence naming someone the question does not (0.1-0.3 alike on dev)
@@ -105,10 +106,13 @@ class EvidenceScorer:
         return self.bundle.lexical.document_frequency(token) > 0
 
     def known_name(self, name: str) -> bool:
-        """Whether the corpus mentions `name`: a word of the index, else anywhere in an
-        article ("青山县" is tokenized 青山 + 县, and 青山 alone is a common word)."""
+        """Whether the corpus mentions `name`: a word of the index, else Chinese text
+        anywhere in an article. The tokenizer cuts by context: "青山县" is 青山 + 县 in a
+        question, and "镇隆兴坳村" is 镇隆 + 兴坳 + 村 in the article naming 隆兴坳."""
         if self.known_word(name):
             return True
+        if not _CJK.search(name):
+            return False
         return any(name in document.text for document in self.bundle.store.documents)
 
     def places(self, question: str) -> list[str]:
