@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import threading
 
 import numpy as np
@@ -13,12 +12,9 @@ from rag.glossary import Glossary
 from rag.index import IndexBundle
 from rag.query import Filters, SearchMode, check_mode, question_language
 from rag.schemas import Hit
-from rag.transliteration import PinyinNames
+from rag.transliteration import PinyinNames, written_out
 
 # Weight of the fused rank when passages are reordered by sentence (chosen on dev).
-# "Longxing'ao Village (隆兴坳村)": capitalised words the reader gave in characters too.
-_GLOSSED_NAME = re.compile(r"((?:[A-Z][\w'-]*\s+)*[A-Z][\w'-]*)\s*[(（][^)）]*[\u4e00-\u9fff]")
-_LETTERS = re.compile(r"[a-z]+")
 RANK_PRIOR = 0.5
 DIVERSE_POOL = 4  # a per-document cap draws from this many times k passages
 
@@ -66,9 +62,7 @@ class Retriever:
         """An English query's words that neither gloss a corpus word nor spell a name
         (the pinyin table's, or one the reader wrote out: "Longxing'ao (隆兴坳)")."""
         spelled = {word for words, _ in self.names.spelled(query) for word in words}
-        for name in _GLOSSED_NAME.findall(query):
-            spelled.update(_LETTERS.findall(name.lower()))
-        return self.glossary.unglossed(query, spelled)
+        return self.glossary.unglossed(query, spelled | written_out(query))
 
     def embed_query(self, query: str) -> np.ndarray:
         """The query's vector. An English query is embedded with the corpus words it

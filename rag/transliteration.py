@@ -21,6 +21,8 @@ _CJK_WORD = re.compile(r"^[\u4e00-\u9fff]{2,4}$")
 _NAME = re.compile(r"\b[A-Z][a-z]+(?:'(?!s\b)[a-z]+)?(?:[ -][A-Z][a-z]+(?:'(?!s\b)[a-z]+)?)?\b")
 _SPELLING = re.compile(r"[^a-z]")
 _LETTERS = re.compile(r"[a-z]+")
+# "Longxing'ao Village (隆兴坳村)": capitalised words the reader gave in characters too.
+_WRITTEN_OUT = re.compile(r"((?:[A-Z][\w'-]*\s+)*[A-Z][\w'-]*)\s*[(（][^)）]*[\u4e00-\u9fff]")
 MIN_SPELLING = 4  # "Hu", "An": too short to tell a name from chance
 
 
@@ -63,3 +65,8 @@ class PinyinNames:
                     found.append((words_spelled, self.table()[key][0]))
                     break
         return found
+
+
+def written_out(question: str) -> set[str]:
+    """The words (lower case) of names the question also writes in characters."""
+    return {w for name in _WRITTEN_OUT.findall(question) for w in _LETTERS.findall(name.lower())}

@@ -7,13 +7,12 @@ side by side.
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
 from rag.errors import LLMError
-from rag.evaluation.questions import Question, evidence_position, squash
+from rag.evaluation.questions import Question, by_type, evidence_position, squash
 from rag.evaluation.retrieval import percentile
 
 if TYPE_CHECKING:
@@ -113,12 +112,8 @@ def _failed(question: Question, error: str) -> AnswerRecord:
 
 
 def summarize_answers(records: list[AnswerRecord]) -> dict[str, dict[str, float]]:
-    groups: dict[str, list[AnswerRecord]] = defaultdict(list)
-    for record in records:
-        groups[record.type].append(record)
-        groups["all"].append(record)
     summary = {}
-    for name, group in sorted(groups.items(), key=lambda kv: (kv[0] == "all", kv[0])):
+    for name, group in by_type(records):
         answerable = [r for r in group if r.answerable_expected]
         unanswerable = [r for r in group if not r.answerable_expected]
         cited = [r for r in answerable if r.citations]

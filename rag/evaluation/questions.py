@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -15,6 +16,13 @@ QuestionType = Literal["fact", "number", "entity", "why_how", "multipart", "mult
 Split = Literal["dev", "test", "holdout"]
 SPLITS: tuple[str, ...] = ("dev", "test", "holdout", "all")
 _SPACE = re.compile(r"\s+")
+
+
+class _Typed(Protocol):
+    type: str
+
+
+R = TypeVar("R", bound=_Typed)
 
 
 class Question(BaseModel):
@@ -88,3 +96,12 @@ def evidence_documents(question: Question, documents: list[Document]) -> set[str
                 found.add(document.doc_id)
                 break
     return found
+
+
+def by_type(records: list[R]) -> list[tuple[str, list[R]]]:
+    """Records grouped by their question `type`, the types in order, then "all"."""
+    groups: dict[str, list[R]] = defaultdict(list)
+    for record in records:
+        groups[record.type].append(record)
+        groups["all"].append(record)
+    return sorted(groups.items(), key=lambda kv: (kv[0] == "all", kv[0]))

@@ -10,12 +10,17 @@ from __future__ import annotations
 import json
 import statistics
 import time
-from collections import defaultdict
 from pathlib import Path
 
 from pydantic import BaseModel
 
-from rag.evaluation.questions import Question, evidence_documents, evidence_position, squash
+from rag.evaluation.questions import (
+    Question,
+    by_type,
+    evidence_documents,
+    evidence_position,
+    squash,
+)
 from rag.query import SearchMode
 from rag.retrieval import Retriever
 from rag.schemas import Hit
@@ -89,12 +94,8 @@ def evaluate_retrieval(
 
 def summarize_retrieval(records: list[RetrievalRecord], k: int) -> dict[str, dict[str, float]]:
     """Metrics per question type and overall ('all')."""
-    groups: dict[str, list[RetrievalRecord]] = defaultdict(list)
-    for record in records:
-        groups[record.type].append(record)
-        groups["all"].append(record)
     summary = {}
-    for name, group in sorted(groups.items(), key=lambda kv: (kv[0] == "all", kv[0])):
+    for name, group in by_type(records):
         n = len(group)
         multi = [r for r in group if r.articles_needed > 1]
         latencies = [r.latency_ms for r in group]
