@@ -20,9 +20,9 @@ from evals.bench_dense import measure_dense_scale
 from evals.bench_plan import FULL, Plan
 from evals.harness import each_ms, folder_mb, latency_stats, rss_mb, timed_ms
 from rag.chunking import sentence_spans
-from rag.index.builder import passage_text
 from rag.index.dense import DenseIndex
 from rag.index.lexical import LexicalIndex, Tokenizer
+from rag.index.vectors import passage_text
 from rag.retrieval import Retriever
 from rag.services import Services
 

@@ -35,12 +35,12 @@ from rag.config import Settings  # noqa: E402
 from rag.documents import rebuild  # noqa: E402
 from rag.evaluation import evaluate_retrieval, load_questions, summarize_retrieval  # noqa: E402
 from rag.index import IndexConfig, load_index  # noqa: E402
-from rag.index.builder import passage_text  # noqa: E402
 from rag.index.dense import DenseIndex, DenseParams  # noqa: E402
 from rag.index.lexical import STOPWORDS  # noqa: E402
 from rag.index.stores.base import VectorStore  # noqa: E402
 from rag.index.stores.faiss_store import FaissStore  # noqa: E402
 from rag.index.stores.milvus_store import MilvusStore  # noqa: E402
+from rag.index.vectors import passage_text  # noqa: E402
 from rag.query import Filters  # noqa: E402
 from rag.retrieval import Retriever  # noqa: E402
 from rag.schemas import Chunk  # noqa: E402

@@ -5,7 +5,7 @@ A corpus change writes the corpus folder (`RAG_SOURCE_DIR`) and then the index f
 user. Those failures arrive as an OSError (or, from FAISS, a RuntimeError quoting the
 system's message); `storage_errors()` turns them into a `StorageError` that says what
 failed, in which folder and which setting names it. The change itself is rolled back by
-the caller (rag/documents.py), so the message can say nothing was changed.
+the caller (rag/documents/), so the message can say nothing was changed.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Files about to be overwritten or deleted, and the sidecar, are copied into a hid
 backup folder first, with a journal of what existed. If anything fails before the new
 index generation is live, `restore()` puts the folder back; a backup left by a crash is
 resolved by the next writer (`recover_interrupted`). The caller holds the index's write
-lock (rag/documents.py), so two changes never interleave.
+lock (rag/documents/), so two changes never interleave.
 """
 
 from __future__ import annotations

@@ -1,13 +1,12 @@
 """Build, load and check the index: the one place that knows all its parts.
 
-Callers that write (rag/documents.py) hold the index's write lock around `build_index`;
+Callers that write (rag/documents/) hold the index's write lock around `build_index`;
 this module never reads the settings itself, only the `IndexConfig` it is given.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,8 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import faiss
-import numpy as np
-from tqdm import tqdm
 
 from rag.chunking import ChunkingParams, chunk_documents
 from rag.corpus import read_corpus
@@ -40,7 +37,7 @@ from rag.index.stores.factory import (
     open_vectors,
     store_name,
 )
-from rag.schemas import Chunk
+from rag.index.vectors import embed_texts, missing_texts, passage_text, reusable_vectors
 
 if TYPE_CHECKING:
     from rag.config import Settings
@@ -101,72 +98,6 @@ class BuildReport:
     sentences_embedded: int = 0
 
 
-def passage_text(chunk: Chunk) -> str:
-    """What is embedded and BM25-indexed: the chunk with its article title and section."""
-    context = " ".join(part for part in (chunk.title, chunk.section) if part)
-    return f"{context}\n{chunk.text}" if context else chunk.text
-
-
-def reusable_vectors(
-    index_dir: Path, embedder_name: str
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Vectors of the live index by passage text and by sentence text, when it was built
-    with the same model.
-
-    A rebuild after adding or changing a file then embeds only the new passages and
-    sentences. Only the manifest, chunks and vectors are read (not BM25 and its tokenizer).
-    """
-    try:
-        folder = current_generation(Path(index_dir))
-        manifest = Manifest.load(folder)
-        store = ChunkStore.load(folder)
-        dense = DenseIndex.load(folder)
-    except (IndexStateError, OSError, ValueError, RuntimeError):
-        return {}, {}
-    if manifest.embedder != embedder_name or len(store) != len(dense):
-        return {}, {}
-    vectors = dense.vectors()
-    passages = {passage_text(c): vectors[i] for i, c in enumerate(store.chunks)}
-    try:
-        sentences = SentenceIndex.load(folder).by_text(store.chunks)
-    except (OSError, ValueError):  # an index from before sentence vectors
-        sentences = {}
-    return passages, sentences
-
-
-def embed_texts(
-    texts: list[str],
-    embedder: Embedder,
-    batch_size: int,
-    progress: bool,
-    known: dict[str, np.ndarray] | None = None,
-    what: str = "chunk",
-    on_batch: Callable[[int], None] | None = None,
-) -> tuple[np.ndarray, int]:
-    """Passage-mode vectors for `texts` (reusing `known` ones) and how many were new;
-    `on_batch` is told how many each batch embedded (a job's progress)."""
-    known = known or {}
-    missing = missing_texts(texts, known)
-    fresh: dict[str, np.ndarray] = {}
-    with tqdm(
-        total=len(missing),
-        desc=f"embedding {what}s",
-        unit=what,
-        disable=not progress,
-        file=sys.stderr,
-    ) as bar:
-        for i in range(0, len(missing), batch_size):
-            batch = missing[i : i + batch_size]
-            fresh.update(zip(batch, embedder.embed_passages(batch), strict=True))
-            bar.update(len(batch))
-            if on_batch is not None:
-                on_batch(len(batch))
-    if not texts:
-        return np.zeros((0, embedder.dim), dtype=np.float32), 0
-    vectors = np.vstack([fresh[t] if t in fresh else known[t] for t in texts])
-    return np.ascontiguousarray(vectors, dtype=np.float32), len(missing)
-
-
 def _live_extractions(index_dir: Path) -> list[Extraction]:
     """What the live generation's build extracted from the files (none from other code)."""
     try:
@@ -176,11 +107,6 @@ def _live_extractions(index_dir: Path) -> list[Extraction]:
         return load_extractions(folder)
     except (IndexStateError, OSError, ValueError):
         return []
-
-
-def missing_texts(texts: list[str], known: dict[str, np.ndarray]) -> list[str]:
-    """The distinct texts that have no vector yet."""
-    return [t for t in dict.fromkeys(texts) if t not in known]
 
 
 def build_index(

@@ -2,7 +2,7 @@
 
 An upload is validated in its request (rag/corpus/uploads.py); `submit_add` then stages
 it durably in the job folder before the request is answered `202`, and one worker thread
-runs the jobs in arrival order through rag/documents.py, which holds the index write lock
+runs the jobs in arrival order through rag/documents/, which holds the index write lock
 and journals the folder change. Searches and answers keep reading the live generation
 meanwhile and move to the new one when it is published.
 

@@ -1,58 +1,30 @@
-"""A growing corpus: add, replace, remove and list articles while the service runs.
-
-The corpus folder (`settings.source_dir`) stays the source of truth, so `rag ingest`
-always reproduces the index from it:
-
-- an added file is written into the folder (a JSON upload becomes `# title\\n\\ntext` in a
-  `.md` file); re-adding a source overwrites it, and identical bytes and metadata are a
-  no-op ("unchanged");
-- metadata set on upload, and articles removed out of multi-article files, are recorded
-  in the folder's sidecar (`.rag-corpus.json`), which the reader applies and the corpus
-  checksum covers; removing a file's last remaining article deletes the file.
-
-Every writer (these changes, `rag ingest`, a stale index rebuilt at start-up) holds the
-index's write lock across "resolve a change a crash interrupted, change the folder, build
-a generation" (`build_index` reuses the live vectors, so only new passages are embedded):
-two writers never interleave, in one process or several. If the build fails, the folder
-is restored from the change's backup (rag/corpus/changes.py), so folder and index agree.
-"""
+"""Add, replace and remove articles: the folder changed and a generation built, all or
+nothing (if the build fails, the folder is restored from the change's backup and the
+live index kept; rag/corpus/changes.py)."""
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import sys
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Literal
 
 from pydantic import BaseModel
 
 from rag.config import Settings
 from rag.corpus import read_corpus
-from rag.corpus.changes import FolderChange, recover_interrupted
-from rag.corpus.files import corpus_checksum, load_sidecar, read_file
+from rag.corpus.files import load_sidecar, read_file
 from rag.corpus.formats import ReadLimits
 from rag.corpus.uploads import Upload
+from rag.documents.writer import corpus_change, index_is_current, live
 from rag.embedding import Embedder
-from rag.errors import (
-    CorpusError,
-    IndexStateError,
-    InvalidRequestError,
-    UnknownDocumentError,
-    UploadError,
-)
-from rag.index import BuildReport, IndexBundle, IndexConfig, Manifest, build_index, load_index
-from rag.index.builder import Progress, passage_text, stale_reasons
+from rag.errors import CorpusError, InvalidRequestError, UnknownDocumentError, UploadError
+from rag.index import IndexConfig, build_index
+from rag.index.builder import Progress
 from rag.index.chunks import ChunkStore
-from rag.index.generations import current_generation, write_lock
-from rag.schemas import Document, Section
-from rag.storage import storage_errors
-
-T = TypeVar("T")
-
-# -- shapes ---------------------------------------------------------------------------------
+from rag.index.generations import current_generation
+from rag.index.vectors import passage_text
+from rag.schemas import Document
 
 
 class AddedDocument(BaseModel):
@@ -81,102 +53,6 @@ class RemoveResult(BaseModel):
     file_deleted: bool
     seconds: float = 0.0
     generation: str = ""
-
-
-class DocumentSummary(BaseModel):
-    """An indexed article as `rag list` and `GET /v1/documents` show it."""
-
-    doc_id: str
-    source: str
-    title: str
-    place: str = ""
-    date: str = ""
-    sections: list[Section]
-    chars: int
-    chunks: int
-
-
-# -- the write lock, recovery and the build --------------------------------------------------
-
-
-def _live(index_dir: Path, read: Callable[[Path], T]) -> T | None:
-    """`read` of the live generation; None without a readable one."""
-    try:
-        return read(current_generation(index_dir))
-    except (IndexStateError, OSError, ValueError):
-        return None
-
-
-def _live_checksum(index_dir: Path) -> str | None:
-    manifest = _live(index_dir, Manifest.load)
-    return manifest.corpus_checksum if manifest is not None else None
-
-
-@contextlib.contextmanager
-def _writing(settings: Settings) -> Iterator[IndexConfig]:
-    """Hold the write lock, with any change a crash interrupted resolved first. A full,
-    read-only or unwritable folder is a StorageError naming it (rag/storage.py)."""
-    config = IndexConfig.from_settings(settings)
-    with storage_errors(settings):
-        config.index_dir.mkdir(parents=True, exist_ok=True)
-        with write_lock(config.index_dir):
-            if config.source_dir.is_dir():
-                recover_interrupted(config.source_dir, _live_checksum(config.index_dir))
-            yield config
-
-
-@contextlib.contextmanager
-def _corpus_change(settings: Settings) -> Iterator[tuple[IndexConfig, FolderChange]]:
-    """A folder change under the write lock; the folder is restored if the block fails."""
-    if not Path(settings.source_dir).is_dir():
-        raise CorpusError(f"source folder not found: {settings.source_dir}")
-    with _writing(settings) as config:
-        change = FolderChange(config.source_dir)
-        try:
-            yield config, change
-        except BaseException:
-            change.restore()
-            raise
-        change.discard()
-
-
-def recover(settings: Settings) -> None:
-    """Resolve a change a crash interrupted now (every writer does it first anyway)."""
-    with _writing(settings):
-        pass
-
-
-def rebuild(settings: Settings, embedder: Embedder, *, progress: bool = False) -> BuildReport:
-    """Build a new generation from the folder as it is (`rag ingest`)."""
-    with _writing(settings) as config:
-        return build_index(config, embedder, progress=progress)
-
-
-def ensure_index(
-    settings: Settings,
-    embedder: Embedder,
-    *,
-    progress: bool = False,
-    log: Callable[[str], None] | None = None,
-) -> tuple[IndexBundle, BuildReport | None]:
-    """The loaded index, built first when it is missing or stale; with the build's report
-    (None when the index was up to date)."""
-    say = log or (lambda message: print(message, file=sys.stderr))
-    config = IndexConfig.from_settings(settings)
-    try:
-        bundle = load_index(config.index_dir, config.stores)
-        reasons = stale_reasons(config, embedder, bundle.manifest)
-        if not reasons:
-            return bundle, None
-        say(f"index is stale ({'; '.join(reasons)}): rebuilding")
-    except IndexStateError as exc:
-        say(f"{exc}; building the index")
-    report = rebuild(settings, embedder, progress=progress)
-    return load_index(config.index_dir, config.stores), report
-
-
-def _index_is_current(config: IndexConfig) -> bool:
-    return _live_checksum(config.index_dir) == corpus_checksum(config.source_dir)
 
 
 def _doc_ids_of_file(path: Path, limits: ReadLimits) -> list[str]:
@@ -210,9 +86,9 @@ def add_documents(
         raise UploadError(f"more than one upload is named {', '.join(duplicates)}")
     started = time.perf_counter()
     statuses: dict[str, str] = {}
-    with _corpus_change(settings) as (config, change):
+    with corpus_change(settings) as (config, change):
         folder = config.source_dir
-        previous = _live(config.index_dir, ChunkStore.load)
+        previous = live(config.index_dir, ChunkStore.load)
         sidecar = load_sidecar(folder)
         wanted = copy.deepcopy(sidecar)
         for upload in uploads:
@@ -241,7 +117,7 @@ def add_documents(
                 change.write(upload.name, upload.data)
         if wanted.to_json() != sidecar.to_json():
             change.save_sidecar(wanted)
-        if change.changed or not _index_is_current(config):
+        if change.changed or not index_is_current(config):
             build_index(config, embedder, on_progress=progress)
     known = {passage_text(c) for c in previous.chunks} if previous is not None else set()
     return _add_results(config, uploads, statuses, known, time.perf_counter() - started)
@@ -296,7 +172,7 @@ def remove_documents(
     """
     started = time.perf_counter()
     wanted_ids = list(dict.fromkeys(doc_ids))
-    with _corpus_change(settings) as (config, change):
+    with corpus_change(settings) as (config, change):
         folder = config.source_dir
         documents = _folder_documents(config)
         unknown = [i for i in wanted_ids if i not in documents]
@@ -346,30 +222,8 @@ def remove_documents(
 def _folder_documents(config: IndexConfig) -> dict[str, Document]:
     """The articles the folder holds now, by id: the live index's when it is up to date
     (no re-reading), else read from the folder."""
-    if _index_is_current(config):
-        store = _live(config.index_dir, ChunkStore.load)
+    if index_is_current(config):
+        store = live(config.index_dir, ChunkStore.load)
         if store is not None:
             return {d.doc_id: d for d in store.documents}
     return {d.doc_id: d for d in read_corpus(config.source_dir, config.read_limits).documents}
-
-
-def live_chunks(index_dir: Path) -> ChunkStore:
-    """The chunk store of the live generation (`rag list` reads only this)."""
-    return ChunkStore.load(current_generation(Path(index_dir)))
-
-
-def list_documents(store: ChunkStore) -> list[DocumentSummary]:
-    """The indexed articles, with their stated place and date."""
-    return [
-        DocumentSummary(
-            doc_id=d.doc_id,
-            source=d.source,
-            title=d.title,
-            place=d.metadata.get("place", ""),
-            date=d.metadata.get("date", ""),
-            sections=d.sections,
-            chars=len(d.text),
-            chunks=store.chunk_count(d.doc_id),
-        )
-        for d in store.documents
-    ]
