@@ -18,7 +18,7 @@ from rag.schemas import Hit
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]")
 _WORD = re.compile(r"[A-Za-z0-9]+|[^\sA-Za-z0-9]")
 GAP = "……"  # between sentences of a passage that are not next to each other
-FRAME_TOKENS = 10  # a passage's number, fences and line breaks, besides title and section
+FRAME_TOKENS = 12  # "[n]", 《》, " · ", the <<< >>> fences, besides title and section
 
 
 def estimate_tokens(text: str) -> int:
@@ -63,6 +63,8 @@ def excerpt_passages(
             if i in chosen[n] or key in seen:
                 continue
             cost = estimate_tokens(sentences[n][i][1]) + (0 if chosen[n] else frames[n])
+            if chosen[n] and not {i - 1, i + 1} & chosen[n]:
+                cost += estimate_tokens(GAP)  # rendered between it and its passage's others
             if spent and spent + cost > budget:
                 if i == index:
                     break  # the sentence itself does not fit: neither do its neighbours
