@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ from rag.errors import InvalidRequestError, LLMError
 from rag.evaluation import load_questions, squash
 from rag.schemas import ChatMessage
 from rag.services import Services
-from tests.conftest import QUESTIONS
+from tests.conftest import QUESTIONS, ROOT
 from tests.fake_llm import (
     FakeLLM,
     error,
@@ -451,3 +452,14 @@ def test_the_streams_final_event_carries_the_corrected_answer(services, fake_llm
     assert final.answerable and final.citations and final.answer != deltas
     assert final.answer.startswith(deltas) and "[" in final.answer
     assert final.tokens == {"prompt": 100, "completion": len(deltas)}
+
+
+def test_the_prompts_quote_no_fact_of_the_corpus(seed_documents) -> None:
+    """A small model copies a prompt's example into its answers ("4288名党员干部…" came
+    back as the answer to unrelated questions), so no prompt may hold corpus text."""
+    corpus = "".join(squash(d.text) for d in seed_documents)
+    for path in sorted((ROOT / "prompts").iterdir()):
+        text = squash(path.read_text("utf-8"))
+        runs = [text[i : i + 8] for i in range(len(text) - 7)]
+        copied = [r for r in runs if re.fullmatch(r"[\u4e00-\u9fff\d]{8}", r) and r in corpus]
+        assert not copied, f"{path.name} quotes the corpus: {copied[:3]}"
