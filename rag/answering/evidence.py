@@ -11,9 +11,11 @@ passage vectors already in FAISS, so answering embeds nothing beyond the query.
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 
 import numpy as np
+from cachetools import LRUCache
 
 from rag.answering.slots import UNIT, figure_with_unit
 from rag.index import IndexBundle
@@ -50,6 +52,7 @@ _ASCII_WORD = re.compile(r"^[a-z]+$")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
+NAME_CACHE = 4096  # words known_name() looked up in the articles
 PERSON_BONUS = 0.3  # a sentence naming someone the question does not (0.1-0.3 alike on dev)
 
 
@@ -79,6 +82,10 @@ class EvidenceScorer:
         # The last question's vector: similarity() runs once per hit, and must not embed
         # the question again even when the retriever's cache is off or has evicted it.
         self._last_query: tuple[str, np.ndarray] | None = None
+        # known_name() may scan every article; a scorer lives as long as its index
+        # generation, so a name's answer holds until the next reload.
+        self._names: LRUCache[str, bool] = LRUCache(maxsize=NAME_CACHE)
+        self._names_lock = threading.Lock()
 
     def profile(self, question: str) -> QuestionProfile:
         language = question_language(question)
@@ -113,7 +120,13 @@ class EvidenceScorer:
             return True
         if not _CJK.search(name):
             return False
-        return any(name in document.text for document in self.bundle.store.documents)
+        with self._names_lock:
+            known = self._names.get(name)
+        if known is None:
+            known = any(name in document.text for document in self.bundle.store.documents)
+            with self._names_lock:
+                self._names[name] = known
+        return known
 
     def places(self, question: str) -> list[str]:
         """Place and organisation names in the question, in order ("涪口区", "浏阳"); a
