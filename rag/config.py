@@ -74,9 +74,11 @@ class Settings(BaseSettings):
     # extractive client, `fallback` true). "evidence": the abstention model decides both.
     # "model": every such refusal stands. Measured in the README ("Answering with an LLM").
     llm_refusal: Literal["decline", "evidence", "model"] = "decline"
-    # The answer prompt (system + passages + question), estimated in tokens: passages are
-    # cut to their most relevant sentences and neighbours to fit (0: whole passages).
-    prompt_tokens: int = Field(default=450, ge=0)
+    # The answer prompt after the system prompt (passages, question, history; the system
+    # prompt is the same for every question and cached by the server), estimated in
+    # tokens: passages are cut to their most relevant sentences and neighbours to fit
+    # (0: whole passages).
+    prompt_tokens: int = Field(default=260, ge=0)
     max_question_chars: int = Field(default=2000, ge=1)
     # Conversation history (README, "Bounded work"): a longer turn is refused (422); past
     # the total, the oldest turns are dropped. The follow-up rewrite reads only the most

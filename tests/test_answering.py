@@ -12,6 +12,7 @@ from rag.answering.extractive import ExtractiveClient
 from rag.answering.pipeline import Answerer
 from rag.errors import InvalidRequestError, LLMError
 from rag.evaluation import load_questions, squash
+from rag.query import Filters
 from rag.schemas import ChatMessage
 from rag.services import Services
 from tests.conftest import QUESTIONS, ROOT
@@ -257,6 +258,22 @@ def test_a_model_rewrites_the_follow_up(services, fake_llm: FakeLLM):
     assert "涪口区新建了多少个村部？" in sent[-1]["content"]
 
 
+def test_a_comparison_reads_each_places_own_articles(services):
+    """醴陵's article on its 科技专家服务团 outranked 涪口区's own (专家138人) for both
+    places; each place is now searched among the articles naming it."""
+    answerer = services.answerer
+    question = "涪口区组建的科技专家服务团队和醴陵科技专家服务团各有多少名专家?"
+    fukou = set(answerer.scorer.documents_naming("涪口区"))
+    hits = answerer.retrieve(question, 5, None)
+    assert any("专家138人" in hit.text for hit in hits)
+    assert fukou & {hit.doc_id for hit in hits} and {hit.doc_id for hit in hits} - fukou
+    assert "138人" in answerer.answer(question).answer
+    # The caller's filter still holds: no passage from an article it leaves out.
+    liling = [d for d in answerer.scorer.documents_naming("醴陵") if d not in fukou][:1]
+    only = answerer.retrieve(question, 5, Filters(doc_id=liling))
+    assert only and {hit.doc_id for hit in only} == set(liling)
+
+
 def test_evidence_reads_idf_and_vectors_from_the_index(services):
     lexical, dense = services.bundle.lexical, services.bundle.dense
     rows = len(services.bundle.store.chunks)
@@ -406,7 +423,9 @@ def test_the_prompt_fits_the_token_budget(services, fake_llm: FakeLLM):
     model_answerer(services, fake_llm, prompt_tokens=0).answer(FUKOU)
     model_answerer(services, fake_llm, prompt_tokens=500).answer(FUKOU)
     whole, cut = (r.body["messages"] for r in fake_llm.requests)
-    assert sum(estimate_tokens(m["content"]) for m in cut) <= 500
+    # The budget is what follows the system prompt, which the server's prompt cache keeps.
+    assert sum(estimate_tokens(m["content"]) for m in cut if m["role"] != "system") <= 500
+    assert sum(estimate_tokens(m["content"]) for m in cut) > 500
     assert len(cut[-1]["content"]) < len(whole[-1]["content"])
     best = services.answerer.extractive.candidates(
         FUKOU, services.answerer.retrieve(FUKOU, 5, None)

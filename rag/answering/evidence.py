@@ -85,6 +85,7 @@ class EvidenceScorer:
         # known_name() may scan every article; a scorer lives as long as its index
         # generation, so a name's answer holds until the next reload.
         self._names: LRUCache[str, bool] = LRUCache(maxsize=NAME_CACHE)
+        self._naming: LRUCache[str, tuple[str, ...]] = LRUCache(maxsize=NAME_CACHE)
         self._names_lock = threading.Lock()
 
     def profile(self, question: str) -> QuestionProfile:
@@ -127,6 +128,17 @@ class EvidenceScorer:
             with self._names_lock:
                 self._names[name] = known
         return known
+
+    def documents_naming(self, name: str) -> tuple[str, ...]:
+        """The articles (doc ids) whose title or text names `name`, scanned once per name."""
+        with self._names_lock:
+            found = self._naming.get(name)
+        if found is None:
+            documents = self.bundle.store.documents
+            found = tuple(d.doc_id for d in documents if name in d.title or name in d.text)
+            with self._names_lock:
+                self._naming[name] = found
+        return found
 
     def places(self, question: str) -> list[str]:
         """Place and organisation names in the question, in order ("涪口区", "浏阳"); a

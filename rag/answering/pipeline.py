@@ -121,13 +121,27 @@ class Answerer:
             for other in places:
                 if other != place:
                     focused = focused.replace(other, "")
-            per_place.append(self.retriever.search(focused, k=k, filters=filters))
+            about = self._about(place, filters)
+            if about is not filters:  # among its own articles, its name tells nothing
+                focused = focused.replace(place, "")
+            per_place.append(self.retriever.search(focused, k=k, filters=about))
         merged: dict[str, Hit] = {}
         for rank in range(k):
             for hits in per_place:
                 if rank < len(hits):
                     merged.setdefault(hits[rank].chunk_id, hits[rank])
         return list(merged.values())[:k]
+
+    def _about(self, place: str, filters: Filters | None) -> Filters | None:
+        """`filters` narrowed to the articles naming `place`: the other place's topic
+        words would outrank them ("涪口区…和醴陵科技专家服务团…" filled 涪口区's five
+        with 醴陵's article). Unchanged when no article (the caller allows) names it."""
+        articles = self.scorer.documents_naming(place)
+        if filters is not None and filters.doc_id:
+            articles = tuple(a for a in articles if a in filters.doc_id)
+        if not articles:
+            return filters
+        return (filters or Filters()).model_copy(update={"doc_id": list(articles)})
 
     def standalone(self, question: str, history: list[ChatMessage], client: LLMClient) -> str:
         """A follow-up made retrievable on its own: `client` rewrites it, or, being the
@@ -164,13 +178,16 @@ class Answerer:
         history: list[ChatMessage],
         client: LLMClient,
     ) -> list[ChatMessage]:
-        """The chat prompt; a model reads passages cut to the RAG_PROMPT_TOKENS budget."""
+        """The chat prompt; passages are cut so that what follows the system prompt (the
+        same for every question: a server's prompt cache reads it once) fits the
+        RAG_PROMPT_TOKENS budget."""
         if isinstance(client, ExtractiveClient):
             return []  # reads `passages`, not a prompt
         budget = self.settings.prompt_tokens
         if budget:
             fixed = self.prompts.answer_messages(question, [], history)
-            budget = max(1, budget - sum(estimate_tokens(m.content) for m in fixed))
+            read = sum(estimate_tokens(m.content) for m in fixed if m.role != "system")
+            budget = max(1, budget - read)
         excerpts = excerpt_passages(hits, ranked, budget)
         return self.prompts.answer_messages(question, excerpts, history)
 
