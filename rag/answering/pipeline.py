@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from rag.answering.abstention import AbstentionPolicy, Verdict
 from rag.answering.context import estimate_tokens, excerpt_passages
-from rag.answering.evidence import EvidenceScorer, is_comparative
+from rag.answering.evidence import EvidenceScorer
 from rag.answering.extractive import (
     Candidate,
     ExtractiveClient,
@@ -32,6 +32,7 @@ from rag.answering.followup import standalone_question
 from rag.answering.gate import OffTopicGate
 from rag.answering.history import bounded_history
 from rag.answering.outcome import AnswerBuilder, Draft
+from rag.answering.passages import question_passages
 from rag.answering.prompts import PromptBook
 from rag.config import Settings
 from rag.errors import LLMError
@@ -104,44 +105,15 @@ class Answerer:
 
     # -- steps ---------------------------------------------------------------------------
     def retrieve(self, question: str, k: int, filters: Filters | None) -> list[Hit]:
-        """Top-k passages; a question comparing places gets the best passages of each.
-
-        "涪口区和北塔区分别…" would otherwise fill all k slots from whichever article
-        matches best, and the other place would go unanswered.
-        """
-        places = self.scorer.places(question) if is_comparative(question) else []
-        places = places[: self.settings.max_compared_places]  # one search per place
-        if len(places) < 2:
-            # Across reports ("哪几篇报道…"): at most two passages of one article.
-            cap = 2 if is_comparative(question) else 0
-            return self.retriever.search(question, k=k, filters=filters, per_document=cap)
-        per_place = []
-        for place in places:
-            focused = question
-            for other in places:
-                if other != place:
-                    focused = focused.replace(other, "")
-            about = self._about(place, filters)
-            if about is not filters:  # among its own articles, its name tells nothing
-                focused = focused.replace(place, "")
-            per_place.append(self.retriever.search(focused, k=k, filters=about))
-        merged: dict[str, Hit] = {}
-        for rank in range(k):
-            for hits in per_place:
-                if rank < len(hits):
-                    merged.setdefault(hits[rank].chunk_id, hits[rank])
-        return list(merged.values())[:k]
-
-    def _about(self, place: str, filters: Filters | None) -> Filters | None:
-        """`filters` narrowed to the articles naming `place`: the other place's topic
-        words would outrank them ("涪口区…和醴陵科技专家服务团…" filled 涪口区's five
-        with 醴陵's article). Unchanged when no article (the caller allows) names it."""
-        articles = self.scorer.documents_naming(place)
-        if filters is not None and filters.doc_id:
-            articles = tuple(a for a in articles if a in filters.doc_id)
-        if not articles:
-            return filters
-        return (filters or Filters()).model_copy(update={"doc_id": list(articles)})
+        """Top-k passages; a comparison gets the best of each place (passages.py)."""
+        return question_passages(
+            self.retriever,
+            self.scorer,
+            question,
+            k,
+            filters,
+            self.settings.max_compared_places,
+        )
 
     def standalone(self, question: str, history: list[ChatMessage], client: LLMClient) -> str:
         """A follow-up made retrievable on its own: `client` rewrites it, or, being the
