@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 from cachetools import LRUCache
@@ -52,7 +54,8 @@ _ASCII_WORD = re.compile(r"^[a-z]+$")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
-NAME_CACHE = 4096  # words known_name() looked up in the articles
+NAME_CACHE = 4096  # names known_name() / documents_naming() looked up in the articles
+T = TypeVar("T")
 PERSON_BONUS = 0.3  # a sentence naming someone the question does not (0.1-0.3 alike on dev)
 
 
@@ -82,8 +85,8 @@ class EvidenceScorer:
         # The last question's vector: similarity() runs once per hit, and must not embed
         # the question again even when the retriever's cache is off or has evicted it.
         self._last_query: tuple[str, np.ndarray] | None = None
-        # known_name() may scan every article; a scorer lives as long as its index
-        # generation, so a name's answer holds until the next reload.
+        # known_name() and documents_naming() may scan every article; a scorer lives as
+        # long as its index generation, so a name's answer holds until the next reload.
         self._names: LRUCache[str, bool] = LRUCache(maxsize=NAME_CACHE)
         self._naming: LRUCache[str, tuple[str, ...]] = LRUCache(maxsize=NAME_CACHE)
         self._names_lock = threading.Lock()
@@ -121,23 +124,26 @@ class EvidenceScorer:
             return True
         if not _CJK.search(name):
             return False
-        with self._names_lock:
-            known = self._names.get(name)
-        if known is None:
-            known = any(name in document.text for document in self.bundle.store.documents)
-            with self._names_lock:
-                self._names[name] = known
-        return known
+        documents = self.bundle.store.documents
+        return self._scanned(self._names, name, lambda: any(name in d.text for d in documents))
 
     def documents_naming(self, name: str) -> tuple[str, ...]:
         """The articles (doc ids) whose title or text names `name`, scanned once per name."""
+        documents = self.bundle.store.documents
+        return self._scanned(
+            self._naming,
+            name,
+            lambda: tuple(d.doc_id for d in documents if name in d.title or name in d.text),
+        )
+
+    def _scanned(self, cache: LRUCache[str, T], name: str, scan: Callable[[], T]) -> T:
+        """`scan()`'s answer for `name`, computed once per index generation (the cache)."""
         with self._names_lock:
-            found = self._naming.get(name)
+            found = cache.get(name)
         if found is None:
-            documents = self.bundle.store.documents
-            found = tuple(d.doc_id for d in documents if name in d.title or name in d.text)
+            found = scan()
             with self._names_lock:
-                self._naming[name] = found
+                cache[name] = found
         return found
 
     def places(self, question: str) -> list[str]:

@@ -21,10 +21,10 @@ def question_passages(
 ) -> list[Hit]:
     """Top-k passages; "涪口区和北塔区分别…" gets the best passages of each place in turn
     (one search per place, at most `max_places`), "哪几篇报道…" at most two per article."""
-    places = scorer.places(question) if is_comparative(question) else []
-    places = places[:max_places]
+    comparative = is_comparative(question)
+    places = scorer.places(question)[:max_places] if comparative else []
     if len(places) < 2:
-        cap = 2 if is_comparative(question) else 0
+        cap = 2 if comparative else 0
         return retriever.search(question, k=k, filters=filters, per_document=cap)
     per_place = []
     for place in places:
