@@ -274,6 +274,19 @@ def test_a_comparison_reads_each_places_own_articles(services):
     assert only and {hit.doc_id for hit in only} == set(liling)
 
 
+def test_an_english_comparison_in_pinyin_answers_each_place_in_turn(services):
+    answerer = services.answerer
+    question = (
+        "Comparing Fukou District and Guiyang County: how many households and people "
+        "were lifted out of poverty in each?"
+    )
+    assert answerer.scorer.places(question) == ["涪口", "桂阳"]
+    # A name written out beside its spelling is one place, not two.
+    assert answerer.scorer.places("Fukou (涪口区) and Guiyang (桂阳县)?") == ["涪口区", "桂阳县"]
+    text = answerer.answer(question).answer
+    assert 0 <= text.index("3190户") < text.index("11258户")  # in the question's order
+
+
 def test_evidence_reads_idf_and_vectors_from_the_index(services):
     lexical, dense = services.bundle.lexical, services.bundle.dense
     rows = len(services.bundle.store.chunks)

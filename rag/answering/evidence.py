@@ -147,17 +147,27 @@ class EvidenceScorer:
         return found
 
     def places(self, question: str) -> list[str]:
-        """Place and organisation names in the question, in order ("涪口区", "浏阳"); a
-        name the tagger splits from its suffix ("宁乡" + "市") is taken whole."""
+        """Place and organisation names in the question, in order ("涪口区", "浏阳"),
+        also those an English question spells in pinyin ("Liuyang and Guiyang")."""
+        names = self._tagged_places(question)
+        if question_language(question) == "en":
+            spelled = " ".join(self.retriever.names.names(question))
+            # "Fukou (涪口区)": the spelling names the place written out beside it.
+            names += [n for n in self._tagged_places(spelled) if not any(n in m for m in names)]
+        return list(dict.fromkeys(names))
+
+    def _tagged_places(self, text: str) -> list[str]:
+        """The tagger's place names in `text`; one it splits from its suffix ("宁乡" +
+        "市") is taken whole."""
         names = []
-        tagged = self.bundle.lexical.tokenizer.tagged_words(question)
+        tagged = self.bundle.lexical.tokenizer.tagged_words(text)
         for i, (word, flag) in enumerate(tagged):
             if flag == "ns" and i + 1 < len(tagged) and tagged[i + 1][0] in _ADMIN_SUFFIXES:
                 word = word + tagged[i + 1][0]
             named = flag == "ns" or (len(word) >= 3 and _PLACE_SUFFIX.search(word))
             if named and len(word) >= 2 and not _GENERIC_PLACE.match(word):
                 names.append(word)
-        return list(dict.fromkeys(names))
+        return names
 
     def people(self, text: str) -> list[str]:
         """Who `text` names: persons and bodies (the POS tagger's "nr", "nt", "nz"; "谁牵头"
