@@ -447,23 +447,6 @@ def test_the_prompt_fits_the_token_budget(services, fake_llm: FakeLLM):
     assert f"[{best[0].n}]" in cut[-1]["content"]  # passages keep their numbers
 
 
-def test_each_ask_gets_its_sentence_and_its_budget_in_the_prompt(services, fake_llm: FakeLLM):
-    from rag.answering.context import estimate_tokens
-
-    three_asks = "涪江讲坛开讲以来办了多少场?网上看直播的有多少人次?另外聘了几位客座教授?"
-    fake_llm.script(reply(FUKOU_FACT + "[1]。"))
-    model_answerer(services, fake_llm, prompt_tokens=100).answer(FUKOU)
-    model_answerer(services, fake_llm, prompt_tokens=100).answer(three_asks)
-    one, three = (r.body["messages"][-1]["content"] for r in fake_llm.requests)
-    # The budget is given once per ask: three asks read a longer prompt than one.
-    assert estimate_tokens(three) > estimate_tokens(one)
-    # Each ask's quoted sentence is in, even where its rank for the whole question is low.
-    hits = services.answerer.retrieve(three_asks, 5, None)
-    quoted = services.answerer.evidence(three_asks, hits).chosen
-    assert len(quoted) >= 2  # two asks are answered by one sentence
-    assert all(c.text.strip() in three for c in quoted)
-
-
 def test_token_usage_reaches_the_answer_and_the_evaluation(services, fake_llm: FakeLLM):
     from rag.evaluation import Question, evaluate_answers, summarize_answers
 

@@ -2,10 +2,9 @@
 their neighbours, instead of whole passages.
 
 On a 2-core CPU a small model spends most of an answer reading the prompt (five
-200-character passages took ~15 s), so the prompt holds the sentences an extractive answer
-would quote (one per ask or compared place), then the best-ranked sentences (the extractive
-ranking) with the sentence either side of each, in passage order, until the budget is
-spent. Passages keep their numbers; one with nothing chosen is left out.
+200-character passages took ~15 s), so the prompt holds the best-ranked sentences (the
+extractive ranking) and the sentence either side of each, in passage order, until the
+budget is spent. Passages keep their numbers; one with nothing chosen is left out.
 """
 
 from __future__ import annotations
@@ -37,18 +36,12 @@ def _sentences(hit: Hit) -> list[tuple[int, str]]:
 
 
 def excerpt_passages(
-    hits: list[Hit],
-    ranked: list[Candidate],
-    budget: int,
-    quoted: list[Candidate] | None = None,
+    hits: list[Hit], ranked: list[Candidate], budget: int
 ) -> list[tuple[int, Hit]]:
     """(number, passage) pairs whose texts fit in about `budget` tokens together.
 
-    `ranked` are the passages' sentences, best first; `quoted` those an extractive answer
-    quotes, taken first and without neighbours: the second ask's sentence, ranked low for
-    the whole question, would otherwise lose its place to the first ask's neighbours.
-    A budget of 0 keeps every passage whole. The first sentence is always kept, whatever
-    it costs.
+    `ranked` are the passages' sentences, best first. A budget of 0 keeps every passage
+    whole. The best sentence is always kept, whatever it costs.
     """
     if budget <= 0 or not ranked:
         return list(enumerate(hits, start=1))
@@ -57,16 +50,14 @@ def excerpt_passages(
     chosen: list[set[int]] = [set() for _ in hits]
     seen: set[tuple[str, int]] = set()  # overlapping chunks repeat sentences
     spent = 0
-    order = [(c, False) for c in quoted or []] + [(c, True) for c in ranked]
-    for candidate, with_neighbours in order:
+    for candidate in ranked:
         n = candidate.n - 1
         index = next(
             (i for i, (start, _) in enumerate(sentences[n]) if start == candidate.start), None
         )
-        if index is None:
+        if index is None or (candidate.doc_id, candidate.start) in seen:
             continue
-        around = (index - 1, index + 1) if with_neighbours else ()
-        wanted = [i for i in (index, *around) if 0 <= i < len(sentences[n])]
+        wanted = [i for i in (index, index - 1, index + 1) if 0 <= i < len(sentences[n])]
         for i in wanted:
             key = (hits[n].doc_id, sentences[n][i][0])
             if i in chosen[n] or key in seen:

@@ -5,13 +5,10 @@ whichever article matches best and leave the other place unanswered.
 
 from __future__ import annotations
 
-from rag.answering.asks import split_asks
 from rag.answering.evidence import EvidenceScorer, is_comparative
 from rag.query import Filters
 from rag.retrieval import Retriever
 from rag.schemas import Hit
-
-MAX_PARTS = 3
 
 
 def question_passages(
@@ -57,12 +54,3 @@ def _about(scorer: EvidenceScorer, place: str, filters: Filters | None) -> Filte
     if not articles:
         return filters
     return (filters or Filters()).model_copy(update={"doc_id": list(articles)})
-
-
-def question_parts(scorer: EvidenceScorer, question: str) -> int:
-    """How many things the question asks for (its asks, or the places it compares), at
-    most MAX_PARTS: each gets its own prompt budget (a longer prompt, a slower answer)."""
-    parts = len(split_asks(question))
-    if is_comparative(question):
-        parts = max(parts, len(scorer.places(question)))
-    return max(1, min(parts, MAX_PARTS))

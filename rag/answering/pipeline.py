@@ -32,7 +32,7 @@ from rag.answering.followup import standalone_question
 from rag.answering.gate import OffTopicGate
 from rag.answering.history import bounded_history
 from rag.answering.outcome import AnswerBuilder, Draft
-from rag.answering.passages import question_parts, question_passages
+from rag.answering.passages import question_passages
 from rag.answering.prompts import PromptBook
 from rag.config import Settings
 from rag.errors import LLMError
@@ -135,32 +135,32 @@ class Answerer:
         ranked = self.extractive.rank(sentences)
         return Evidence(sentences, ranked, self.extractive.choose(question, sentences, ranked))
 
-    def judge(self, question: str, hits: list[Hit]) -> tuple[Verdict, Evidence]:
-        """Is there evidence for an answer in these passages? Also the evidence read."""
+    def judge(self, question: str, hits: list[Hit]) -> tuple[Verdict, list[Candidate]]:
+        """Is there evidence for an answer in these passages? Also the passages'
+        sentences, best first."""
         found = self.evidence(question, hits)
         verdict = self.policy.judge(question, hits, found.sentences, found.ranked, found.chosen)
-        return verdict, found
+        return verdict, found.ranked
 
     def messages(
         self,
         question: str,
         hits: list[Hit],
-        found: Evidence,
+        ranked: list[Candidate],
         history: list[ChatMessage],
         client: LLMClient,
     ) -> list[ChatMessage]:
         """The chat prompt; passages are cut so that what follows the system prompt (the
         same for every question: a server's prompt cache reads it once) fits the
-        RAG_PROMPT_TOKENS budget, given once per ask or compared place."""
+        RAG_PROMPT_TOKENS budget."""
         if isinstance(client, ExtractiveClient):
             return []  # reads `passages`, not a prompt
         budget = self.settings.prompt_tokens
         if budget:
-            budget *= question_parts(self.scorer, question)
             fixed = self.prompts.answer_messages(question, [], history)
             read = sum(estimate_tokens(m.content) for m in fixed if m.role != "system")
             budget = max(1, budget - read)
-        excerpts = excerpt_passages(hits, found.ranked, budget, found.chosen)
+        excerpts = excerpt_passages(hits, ranked, budget)
         return self.prompts.answer_messages(question, excerpts, history)
 
     # -- public --------------------------------------------------------------------------
@@ -213,7 +213,7 @@ class Answerer:
         timings = {"retrieve": _ms(started)}
         yield AnswerEvent("passages", hits)
 
-        evidence, found = self.judge(question, hits)
+        evidence, ranked = self.judge(question, hits)
         generative = not isinstance(client, ExtractiveClient)
         verdict = self.gate.judge(evidence) if generative else evidence
         draft = Draft(question, client.name, timings, verdict.confidence)
@@ -229,7 +229,7 @@ class Answerer:
         request = GenerationRequest(
             question=question,
             passages=hits,
-            messages=self.messages(question, hits, found, history, client),
+            messages=self.messages(question, hits, ranked, history, client),
         )
         pieces: list[str] = []
         draft.notes.append(verdict.reason)
