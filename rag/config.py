@@ -78,7 +78,7 @@ class Settings(BaseSettings):
     # prompt is the same for every question and cached by the server), estimated in
     # tokens: passages are cut to their most relevant sentences and neighbours to fit
     # (0: whole passages).
-    prompt_tokens: int = Field(default=260, ge=0)
+    prompt_tokens: int = Field(default=340, ge=0)
     max_question_chars: int = Field(default=2000, ge=1)
     # Conversation history (README, "Bounded work"): a longer turn is refused (422); past
     # the total, the oldest turns are dropped. The follow-up rewrite reads only the most
