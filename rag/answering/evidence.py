@@ -63,6 +63,15 @@ def is_comparative(question: str) -> bool:
     return bool(_COMPARATIVE.search(question))
 
 
+def about_one(question: str, places: list[str], place: str) -> str:
+    """A comparison read for one of its places: the other places' names taken out, so
+    that their words neither retrieve nor score for this one."""
+    for other in places:
+        if other != place:
+            question = question.replace(other, "")
+    return question
+
+
 @dataclass(frozen=True)
 class QuestionProfile:
     text: str

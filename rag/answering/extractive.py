@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from rag.answering.asks import split_asks
-from rag.answering.evidence import EvidenceScorer, QuestionProfile, is_comparative
+from rag.answering.evidence import EvidenceScorer, QuestionProfile, about_one, is_comparative
 from rag.config import Settings
 from rag.index.sentences import chunk_sentences
 from rag.llm.base import GenerationRequest
@@ -217,10 +217,7 @@ class ExtractiveClient:
         chosen: list[Candidate] = []
         if len(places) >= 2:
             for place in places[: self.max_sentences]:
-                focused = question
-                for other in places:
-                    if other != place:
-                        focused = focused.replace(other, "")
+                focused = about_one(question, places, place)
                 profile = self.scorer.profile(focused)
                 # The best sentence of the articles about the place, else of those naming it.
                 scored = [

@@ -5,7 +5,7 @@ whichever article matches best and leave the other place unanswered.
 
 from __future__ import annotations
 
-from rag.answering.evidence import EvidenceScorer, is_comparative
+from rag.answering.evidence import EvidenceScorer, about_one, is_comparative
 from rag.query import Filters
 from rag.retrieval import Retriever
 from rag.schemas import Hit
@@ -28,10 +28,7 @@ def question_passages(
         return retriever.search(question, k=k, filters=filters, per_document=cap)
     per_place = []
     for place in places:
-        focused = question
-        for other in places:
-            if other != place:
-                focused = focused.replace(other, "")
+        focused = about_one(question, places, place)
         about = _about(scorer, place, filters)
         if about is not filters:  # among its own articles, its name tells nothing
             focused = focused.replace(place, "")
