@@ -79,6 +79,11 @@ class Settings(BaseSettings):
     # tokens: passages are cut to their most relevant sentences and neighbours to fit
     # (0: whole passages).
     prompt_tokens: int = Field(default=340, ge=0)
+    # Questions a model is not asked, answered with the passages' own sentences as the
+    # extractive client does: "parts" (comparisons of places and questions of several
+    # asks; the 1.5B model answers one part of two), "comparisons" (those only), "none".
+    # Measured in the README ("Answering with an LLM").
+    llm_quote: Literal["parts", "comparisons", "none"] = "parts"
     max_question_chars: int = Field(default=2000, ge=1)
     # Conversation history (README, "Bounded work"): a longer turn is refused (422); past
     # the total, the oldest turns are dropped. The follow-up rewrite reads only the most

@@ -274,6 +274,36 @@ def test_a_comparison_reads_each_places_own_articles(services):
     assert only and {hit.doc_id for hit in only} == set(liling)
 
 
+def test_a_question_of_several_parts_is_quoted_unless_the_model_is_to_answer_it(
+    services, fake_llm: FakeLLM
+):
+    """The 1.5B model answers one part of two; by default a comparison or a question of
+    several asks is answered with the passages' own sentences, and the model not called."""
+    question = "涪口区组建的科技专家服务团队和醴陵科技专家服务团各有多少名专家?"
+    fake_llm.script(reply("涪口区组建的科技专家服务团队有138人[1]。"))
+    answer = answerer_for(services, llm="openai", llm_base_url=fake_llm.url).answer(question)
+    assert not fake_llm.requests
+    assert answer.answerable and answer.llm == "extractive" and not answer.fallback
+    assert "138人" in answer.answer and len({c.doc_id for c in answer.citations}) >= 2
+    assert any("RAG_LLM_QUOTE=parts" in note for note in answer.notes)
+    two_asks = "涪口区的科技专家服务团队有多少名专家？在什么时候组建的？"
+    assert answerer_for(services, llm="openai", llm_base_url=fake_llm.url).answer(two_asks)
+    assert not fake_llm.requests
+    # A question of one part still goes to the model; so do all with RAG_LLM_QUOTE=none.
+    answerer = answerer_for(services, llm="openai", llm_base_url=fake_llm.url)
+    answerer.answer("涪口区组建的科技专家服务团队有多少名专家?")
+    assert len(fake_llm.requests) == 1
+    comparisons = answerer_for(
+        services, llm="openai", llm_base_url=fake_llm.url, llm_quote="comparisons"
+    )
+    assert comparisons.answer(question).llm == "extractive" and len(fake_llm.requests) == 1
+    comparisons.answer(two_asks)
+    assert len(fake_llm.requests) == 2
+    modelled = answerer_for(services, llm="openai", llm_base_url=fake_llm.url, llm_quote="none")
+    modelled.answer(question)
+    assert len(fake_llm.requests) == 3
+
+
 def test_an_english_comparison_in_pinyin_answers_each_place_in_turn(services):
     answerer = services.answerer
     question = (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answering.asks import split_asks
+from rag.answering.asks import several_asks, split_asks
 from rag.answering.slots import asked_clauses, fills, slot_of, slots
 
 
@@ -23,6 +23,21 @@ def test_multi_part_questions_split_into_their_asks_in_order() -> None:
         "how many firms do they visit?",
     ]
     assert split_asks("涪口区有多少名党员?") == ["涪口区有多少名党员?"]
+
+
+def test_full_width_punctuation_splits_as_ascii_does() -> None:
+    """Readers type ？ and ，; the question set happens to use ASCII."""
+    assert split_asks("这个组织叫什么？是谁牵头的？") == ["这个组织叫什么？", "是谁牵头的？"]
+    assert asked_clauses("北塔区的夜校学习班办起来以后，到现在一共培训了多少人次？") == [
+        "到现在一共培训了多少人次？"
+    ]
+
+
+def test_several_asks_needs_two_questions_not_a_lead_in() -> None:
+    assert several_asks("叫什么？是谁牵头的?")
+    assert several_asks("How many mentors does it have, and how many students does it train?")
+    assert not several_asks("Up to now, how many times has Liuyang run its theme Party day?")
+    assert not several_asks("涪口区有多少名党员？")
 
 
 @pytest.mark.parametrize(

@@ -9,13 +9,16 @@ from __future__ import annotations
 import re
 
 # Question marks end an ask; so do "and how many/what/who..." in English.
-_CHINESE_END = re.compile(r"(?<=[??;;])")
+_CHINESE_END = re.compile(r"(?<=[?\uff1f;\uff1b])")  # ASCII or full-width ? ;
 _ENGLISH_AND = re.compile(
-    r"(?<=[,?])\s*(?:and\s+)?(?=(?:how|what|who|when|which|where|why)\b)|"
+    r"(?<=[,?\uff0c\uff1f])\s*(?:and\s+)?(?=(?:how|what|who|when|which|where|why)\b)|"
     r"\s+and\s+(?=(?:how|what|who|when|which|where|why)\b)",
     re.IGNORECASE,
 )
-_EDGES = re.compile(r"^[\s,,]+|[\s,,]+$")
+_EDGES = re.compile(r"^[\s,\uff0c]+|[\s,\uff0c]+$")
+# An ask ends in a question mark or starts with a question word: "Up to now, how many…"
+# is one ask after a lead-in, not two.
+_ASKING = re.compile(r"[?\uff1f]$|^(?:how|what|who|when|which|where|why)\b", re.IGNORECASE)
 MIN_ASK_CHARS = 4
 
 
@@ -27,3 +30,8 @@ def split_asks(question: str) -> list[str]:
         asks.extend(_ENGLISH_AND.split(part))
     asks = [_EDGES.sub("", a) for a in asks]
     return [a for a in asks if len(a) >= MIN_ASK_CHARS] or [question]
+
+
+def several_asks(question: str) -> bool:
+    """Does the question ask two things or more ("叫什么?是谁牵头的?")?"""
+    return sum(bool(_ASKING.search(ask)) for ask in split_asks(question)) >= 2

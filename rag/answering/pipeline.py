@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from rag.answering.abstention import AbstentionPolicy, Verdict
+from rag.answering.asks import several_asks
 from rag.answering.context import estimate_tokens, excerpt_passages
-from rag.answering.evidence import EvidenceScorer
+from rag.answering.evidence import EvidenceScorer, is_comparative
 from rag.answering.extractive import (
     Candidate,
     ExtractiveClient,
@@ -34,6 +35,7 @@ from rag.answering.history import bounded_history
 from rag.answering.outcome import AnswerBuilder, Draft
 from rag.answering.passages import question_passages
 from rag.answering.prompts import PromptBook
+from rag.answering.refusal import RefusalReview
 from rag.config import Settings
 from rag.errors import LLMError
 from rag.llm.base import GenerationRequest, LLMClient
@@ -81,6 +83,7 @@ class Answerer:
         # Picks the evidence sentences abstention judges, and answers the fallback,
         # whichever client is chosen to answer.
         self.extractive = ExtractiveClient(self.scorer)
+        self.review = RefusalReview(settings.llm_refusal, self.extractive, self.outcome)
         self.registry = registry or ClientRegistry(BUILTIN_CLIENTS)
         self._clients: dict[str, LLMClient] = {}
         self._lock = threading.Lock()
@@ -99,6 +102,15 @@ class Answerer:
         document = self.retriever.bundle.store.document(hit.doc_id)
         body = document.text if document is not None else hit.text
         return f"{hit.title} {hit.section}\n{body}"
+
+    def quotes(self, question: str) -> bool:
+        """Is this a question of several parts that a model is not asked (RAG_LLM_QUOTE)?"""
+        mode = self.settings.llm_quote
+        if mode == "none":
+            return False
+        if is_comparative(question) and len(self.scorer.places(question)) >= 2:
+            return True
+        return mode == "parts" and several_asks(question)
 
     def check_question(self, question: str) -> str:
         return check_query(question, self.settings.max_question_chars, "question")
@@ -225,6 +237,14 @@ class Answerer:
             yield AnswerEvent("answer", answer)
             return
 
+        if generative and self.quotes(question):
+            # Measured: the small model answers one part of two (README, "Answering…").
+            client, generative = self.extractive, False
+            draft.llm = client.name
+            draft.notes.append(
+                "a question of several parts: answered with the passages' own sentences "
+                f"(RAG_LLM_QUOTE={self.settings.llm_quote})"
+            )
         generating = time.perf_counter()
         request = GenerationRequest(
             question=question,
@@ -253,48 +273,8 @@ class Answerer:
         sources = [self.source(hit) for hit in hits]
         answer = self.outcome.finish(draft, "".join(pieces), hits, sources)
         if generative and not draft.fallback and not answer.answerable:
-            answer = self.overrule(answer, request, draft, evidence, sources)
+            answer = self.review.review(answer, request, draft, evidence, sources)
         yield AnswerEvent("answer", answer)
-
-    def overrule(
-        self,
-        refused: Answer,
-        request: GenerationRequest,
-        draft: Draft,
-        evidence: Verdict,
-        sources: list[str],
-    ) -> Answer:
-        """A refusal after generation, reconsidered (RAG_LLM_REFUSAL). Small models decline
-        answerable questions, and write answers the support check cannot verify word for
-        word; "decline" keeps only a decline in words and answers the rest with the
-        passages' own sentences; "evidence" lets the abstention model decide both."""
-        mode = self.settings.llm_refusal
-        if mode == "model" or (mode == "decline" and draft.declined):
-            return refused
-        if mode == "evidence" and not evidence.answerable:
-            return refused
-        why = (
-            evidence.reason
-            if mode == "evidence"
-            else "the model answered, but not in words the passages support"
-        )
-        notes = [*refused.notes, f"answered from the passages' own sentences: {why}"]
-        quoted = Draft(
-            draft.question,
-            self.extractive.name,
-            draft.timings,
-            evidence.confidence,
-            notes=notes,
-            fallback=True,
-            usage=draft.usage,
-            names=draft.names,
-        )
-        answer = self.outcome.finish(
-            quoted, self.extractive.generate(request), request.passages, sources
-        )
-        # What the model wrote and no passage supports stays listed.
-        unsupported = [*refused.unsupported_sentences, *answer.unsupported_sentences]
-        return answer.model_copy(update={"unsupported_sentences": unsupported})
 
 
 def _ms(since: float) -> float:

@@ -81,7 +81,7 @@ def slot_of(ask: str) -> Slot:
     return Slot(ask, "")
 
 
-_CLAUSE = re.compile(r"[,,;;]")
+_CLAUSE = re.compile(r"[,\uff0c;\uff1b]")  # ASCII or full-width , ;
 _INTERROGATIVE = re.compile(
     r"多少|几|哪|谁|什么|怎么|怎样|如何|为何|为什么|\b(?:how|what|which|who|whom|when|why)\b",
     re.IGNORECASE,
