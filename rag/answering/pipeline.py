@@ -2,8 +2,9 @@
 
 The extractive answerer is gated by the abstention model; a generative client only when
 retrieval is clearly off-topic (gate.py), and then refuses afterwards if it declines in
-words or no sentence it wrote is supported. Either way every sentence is checked against
-the passages and cited by the system (attribution.py).
+words or no sentence it wrote is supported (refusal.py). A question of several parts is
+quoted rather than put to a model (RAG_LLM_QUOTE). Either way every sentence is checked
+against the passages and cited by the system (attribution.py).
 
 `answer()` returns the whole result; `stream()` yields the same result as events
 (passages first, then answer pieces, then the checked answer) for SSE clients. With a
