@@ -36,6 +36,8 @@ def test_full_width_punctuation_splits_as_ascii_does() -> None:
 def test_several_asks_needs_two_questions_not_a_lead_in() -> None:
     assert several_asks("叫什么？是谁牵头的?")
     assert several_asks("How many mentors does it have, and how many students does it train?")
+    assert several_asks("叫什么?是谁牵头的")  # the last ask without its mark
+    assert several_asks("Roughly how many people live there, and how many workshops are there?")
     assert not several_asks("Up to now, how many times has Liuyang run its theme Party day?")
     assert not several_asks("涪口区有多少名党员？")
 

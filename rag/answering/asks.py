@@ -16,9 +16,13 @@ _ENGLISH_AND = re.compile(
     re.IGNORECASE,
 )
 _EDGES = re.compile(r"^[\s,\uff0c]+|[\s,\uff0c]+$")
-# An ask ends in a question mark or starts with a question word: "Up to now, how many…"
-# is one ask after a lead-in, not two.
-_ASKING = re.compile(r"[?\uff1f]$|^(?:how|what|who|when|which|where|why)\b", re.IGNORECASE)
+# An ask ends in a question mark or holds a question word: "Up to now, how many…" is one
+# ask after a lead-in, not two; "叫什么?是谁牵头的" is two, though the last lacks its mark.
+_ASKING = re.compile(r"[?\uff1f]$")
+INTERROGATIVE = re.compile(
+    r"多少|几|哪|谁|什么|怎么|怎样|如何|为何|为什么|\b(?:how|what|which|who|whom|when|why)\b",
+    re.IGNORECASE,
+)
 MIN_ASK_CHARS = 4
 
 
@@ -34,4 +38,5 @@ def split_asks(question: str) -> list[str]:
 
 def several_asks(question: str) -> bool:
     """Does the question ask two things or more ("叫什么?是谁牵头的?")?"""
-    return sum(bool(_ASKING.search(ask)) for ask in split_asks(question)) >= 2
+    asks = split_asks(question)
+    return sum(bool(_ASKING.search(a) or INTERROGATIVE.search(a)) for a in asks) >= 2

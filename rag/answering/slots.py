@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from rag.answering.asks import split_asks
+from rag.answering.asks import INTERROGATIVE, split_asks
 
 _NUMBER = re.compile(
     r"多少|(?<![哪这那])几|数量|比例|多大|多高|"
@@ -82,10 +82,6 @@ def slot_of(ask: str) -> Slot:
 
 
 _CLAUSE = re.compile(r"[,\uff0c;\uff1b]")  # ASCII or full-width , ;
-_INTERROGATIVE = re.compile(
-    r"多少|几|哪|谁|什么|怎么|怎样|如何|为何|为什么|\b(?:how|what|which|who|whom|when|why)\b",
-    re.IGNORECASE,
-)
 
 
 def asked_clauses(question: str) -> list[str]:
@@ -94,7 +90,7 @@ def asked_clauses(question: str) -> list[str]:
     clauses = []
     for ask in split_asks(question):
         parts = [p for p in _CLAUSE.split(ask) if p.strip()] or [ask]
-        clauses.append(next((p for p in parts if _INTERROGATIVE.search(p)), parts[-1]))
+        clauses.append(next((p for p in parts if INTERROGATIVE.search(p)), parts[-1]))
     return clauses
 
 
