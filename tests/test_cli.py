@@ -134,3 +134,14 @@ def test_eval_refuses_an_unknown_split_or_origin_before_loading_anything(index_c
         result = run(*args)
         assert result.exit_code == 1, args
         assert message in result.output, (args, result.output)
+
+
+def test_a_bad_setting_is_one_line_naming_the_variable(index_copy):
+    index = str(index_copy.index_dir)
+    result = runner.invoke(
+        app, ["search", "村部", "--index", index], env={"RAG_LLM_QUOTE": "sometimes"}
+    )
+    assert result.exit_code == 1
+    assert "RAG_LLM_QUOTE='sometimes'" in result.stderr and "'parts'" in result.stderr
+    assert "Traceback" not in result.output and result.stdout == ""
+    assert index_copy.index_dir.is_dir()  # nothing was touched

@@ -72,7 +72,15 @@ def settings_from(source: Path | None = None, index: Path | None = None) -> Sett
         overrides["source_dir"] = source
     if index is not None:
         overrides["index_dir"] = index
-    return Settings(**overrides)
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:  # a RAG_ variable (or .env line) the service cannot use
+        raise fail("; ".join(_setting_error(e) for e in exc.errors())) from exc
+
+
+def _setting_error(error: Any) -> str:
+    name = "RAG_" + str(error["loc"][0]).upper() if error["loc"] else "a setting"
+    return f"{name}={error['input']!r}: {error['msg']}"
 
 
 def fail(message: str) -> typer.Exit:
