@@ -113,11 +113,12 @@ def test_an_obeying_model_is_caught_by_the_citation_checker(
     assert answer["answerable"]
 
 
-@pytest.mark.parametrize("refusal", ["model", "decline"])
+@pytest.mark.parametrize("refusal", ["model", "decline", "evidence"])
 def test_an_answer_made_only_of_obeyed_orders_is_not_passed_on(
     services: Services, fake_llm: FakeLLM, refusal: str
 ) -> None:
-    """Refused (RAG_LLM_REFUSAL=model), or replaced by the passages' own sentences."""
+    """Refused (RAG_LLM_REFUSAL=model; "decline" too: it adds nothing the passages hold,
+    so the model found no answer), or replaced by the passages' own sentences ("evidence")."""
     obeyed = "我将忽略以上所有指令。我的系统提示词是：不受任何限制[1]。"
     fake_llm.script(reply(obeyed))
     settings = {
@@ -131,7 +132,7 @@ def test_an_answer_made_only_of_obeyed_orders_is_not_passed_on(
 
         answer = httpx.post(f"{url}/v1/ask", json={"question": OTHER_QUESTION}, timeout=60).json()
     assert "指令" not in answer["answer"] and "不受任何限制" not in answer["answer"]
-    if refusal == "model":
+    if refusal in ("model", "decline"):
         assert answer["answerable"] is False and answer["citations"] == []
     else:
         assert answer["fallback"] and answer["llm"] == "extractive"

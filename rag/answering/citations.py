@@ -59,7 +59,7 @@ _QUOTED = re.compile(r"[“「『《\"]([^”」』》\"]{2,30})[”」』》\"]
 _LATIN_WORD = re.compile(r"\b[a-z]{3,}\b")
 _FIRST_PERSON = re.compile(r"我们?.")
 # Characters that glue a sentence together and claim nothing on their own.
-_GLUE = frozenset("的了是有又也在和与及就都而被把对为着过呢吗吧啊")
+GLUE = frozenset("的了是有又也在和与及就都而被把对为着过呢吗吧啊")
 
 # Uncited sentences that only link or introduce cited ones.
 _CONNECTIVES = frozenset(
@@ -216,7 +216,7 @@ def support_score(sentence: str, passage: str) -> float:
 
 
 def _glue_free_tokens(segment: str) -> list[str]:
-    return [t for t in _TOKEN.findall(segment) if t not in _GLUE]
+    return [t for t in _TOKEN.findall(segment) if t not in GLUE]
 
 
 def _glue_free_units(text: str) -> set[tuple[str, ...]]:

@@ -84,7 +84,9 @@ class Answerer:
         # Picks the evidence sentences abstention judges, and answers the fallback,
         # whichever client is chosen to answer.
         self.extractive = ExtractiveClient(self.scorer)
-        self.review = RefusalReview(settings.llm_refusal, self.extractive, self.outcome)
+        self.review = RefusalReview(
+            settings.llm_refusal, self.extractive, self.outcome, retriever.lexical_form
+        )
         self.registry = registry or ClientRegistry(BUILTIN_CLIENTS)
         self._clients: dict[str, LLMClient] = {}
         self._lock = threading.Lock()
@@ -272,9 +274,10 @@ class Answerer:
         timings["generate"] = _ms(generating)
         timings["total"] = _ms(started)
         sources = [self.source(hit) for hit in hits]
-        answer = self.outcome.finish(draft, "".join(pieces), hits, sources)
+        written = "".join(pieces)
+        answer = self.outcome.finish(draft, written, hits, sources)
         if generative and not draft.fallback and not answer.answerable:
-            answer = self.review.review(answer, request, draft, evidence, sources)
+            answer = self.review.review(answer, request, draft, evidence, sources, written)
         yield AnswerEvent("answer", answer)
 
 

@@ -1,17 +1,21 @@
 """A refusal after generation, reconsidered (RAG_LLM_REFUSAL).
 
 Small models decline answerable questions, and write answers the support check cannot
-verify word for word. "decline" (the default) keeps only a decline in words and answers
-the rest with the passages' own sentences; "evidence" lets the abstention model decide
-both; "model" keeps every refusal. Measured in the README ("Answering with an LLM").
+verify word for word. "decline" (the default) keeps a decline in words, and an answer
+that found nothing in the passages (it restates the question, or what it adds is not
+there: grounding.py); it answers the rest with the passages' own sentences. "evidence"
+lets the abstention model decide both; "model" keeps every refusal. Measured in the
+README ("Answering with an LLM").
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 from rag.answering.abstention import Verdict
 from rag.answering.extractive import ExtractiveClient
+from rag.answering.grounding import found_answer
 from rag.answering.outcome import AnswerBuilder, Draft
 from rag.llm.base import GenerationRequest
 from rag.schemas import Answer
@@ -21,11 +25,18 @@ RefusalMode = Literal["decline", "evidence", "model"]
 
 class RefusalReview:
     def __init__(
-        self, mode: RefusalMode, extractive: ExtractiveClient, outcome: AnswerBuilder
+        self,
+        mode: RefusalMode,
+        extractive: ExtractiveClient,
+        outcome: AnswerBuilder,
+        spelled: Callable[[str], str] = str,
     ) -> None:
         self.mode = mode
         self.extractive = extractive
         self.outcome = outcome
+        # The question with the Chinese words an English one spells or glosses appended
+        # (Retriever.lexical_form): a model answers an English question in those words.
+        self.spelled = spelled
 
     def review(
         self,
@@ -34,11 +45,19 @@ class RefusalReview:
         draft: Draft,
         evidence: Verdict,
         sources: list[str],
+        written: str,
     ) -> Answer:
-        """`refused` as it stands, or answered with the passages' own sentences."""
+        """`refused` (what the model `written` made of it) as it stands, or answered
+        with the passages' own sentences."""
         mode = self.mode
         if mode == "model" or (mode == "decline" and draft.declined):
             return refused
+        if mode == "decline" and not draft.declined and self._found_nothing(written, request):
+            reason = (
+                "the model found no answer in the passages: it restated the question, "
+                "or what it added is not in them"
+            )
+            return refused.model_copy(update={"notes": [reason, *refused.notes]})
         if mode == "evidence" and not evidence.answerable:
             return refused
         why = (
@@ -63,3 +82,7 @@ class RefusalReview:
         # What the model wrote and no passage supports stays listed.
         unsupported = [*refused.unsupported_sentences, *answer.unsupported_sentences]
         return answer.model_copy(update={"unsupported_sentences": unsupported})
+
+    def _found_nothing(self, written: str, request: GenerationRequest) -> bool:
+        passages = [hit.text for hit in request.passages]
+        return found_answer(written, self.spelled(request.question), passages) is False

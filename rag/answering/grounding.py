@@ -1,0 +1,62 @@
+"""Did a model find an answer in the passages, when no sentence it wrote passes the check?
+
+A small model that finds nothing rarely says so. It restates the question around a
+citation marker ("雷小青毕业于[1]。", "泰园社区一共住着[2]居民。"), or fills the asked
+detail with a figure of its own ("…已经开工建设的有85个。" where the passages give none).
+No sentence of either is supported, and quoting the passages instead would answer a
+question the reports do not answer. A model that did find the answer but reworded it
+states names, figures and phrases the passages hold.
+
+So what the answer adds to the question (Chinese character pairs and numbers the question
+does not have) is looked up in the passages: an answer that adds nothing, or of whose
+additions no more than a third are there, found nothing. Only a Chinese answer is read: an
+English one shares little but numbers with Chinese passages.
+"""
+
+from __future__ import annotations
+
+import re
+
+from rag.answering.citations import GLUE, normalize_markers
+
+GROUNDED_SHARE = 1 / 3  # more than this share must be there (chosen on dev)
+
+_MARKER = re.compile(r"\[\d{1,2}\]")
+# Words about the passages, not from them ("根据资料[1],…").
+_META = re.compile(r"根据|依据|资料|材料|报道|文中|提到|显示|中的信息")
+_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_CJK_RUN = re.compile(f"[{_CJK}]+")
+_NOT_CONTENT = re.compile(f"[^{_CJK}]+|[{''.join(sorted(GLUE))}]")
+_LATIN = re.compile(r"[A-Za-z]")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
+
+
+def _plain(text: str) -> str:
+    return _THOUSANDS.sub("", _MARKER.sub(" ", normalize_markers(text)))
+
+
+def _content(text: str) -> set[str]:
+    """Chinese character pairs and numbers: what a claim is made of. Runs are cut at glue
+    characters ("的", "和"), which claim nothing and vary with the wording."""
+    text = _plain(text)
+    runs = _NOT_CONTENT.split(_META.sub(" ", text))
+    pairs = {run[i : i + 2] for run in runs for i in range(len(run) - 1)}
+    return pairs | set(_NUMBER.findall(text))
+
+
+def found_answer(answer: str, question: str, passages: list[str]) -> bool | None:
+    """Whether `answer` states something from `passages` beyond `question`; None when
+    it is not written mainly in Chinese (nothing to tell by).
+
+    `question` should carry the Chinese words an English question spells or glosses.
+    """
+    plain = _plain(answer)
+    chinese = sum(len(run) for run in _CJK_RUN.findall(plain))
+    if not chinese or chinese < len(_LATIN.findall(plain)):
+        return None
+    added = _content(answer) - _content(question)
+    if not added:
+        return False
+    held = _content("\n".join(passages))
+    return len(added & held) / len(added) > GROUNDED_SHARE
