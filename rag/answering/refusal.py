@@ -52,7 +52,7 @@ class RefusalReview:
         mode = self.mode
         if mode == "model" or (mode == "decline" and draft.declined):
             return refused
-        if mode == "decline" and not draft.declined and self._found_nothing(written, request):
+        if mode == "decline" and self._found_nothing(written, request):
             reason = (
                 "the model found no answer in the passages: it restated the question, "
                 "or what it added is not in them"
