@@ -165,7 +165,9 @@ def parse_citations(answer: str, n_passages: int) -> ParsedAnswer:
     return ParsedAnswer(text=text, sentences=sentences, cited=cited, dropped_markers=dropped)
 
 
-def _prepare(text: str) -> str:
+def plain_text(text: str) -> str:
+    """The text as support is checked: no `[n]` markers, NFKC, lower case, no thousands
+    separators (1,060 is 1060)."""
     # An ellipsis would become "..." under NFKC and glue to a following figure as a
     # decimal point: "……8月16日" must still hold the number 8.
     text = _MARKER.sub(" ", text).replace("…", " ").replace("⋯", " ")
@@ -203,7 +205,7 @@ def support_score(sentence: str, passage: str) -> float:
     figure is the error lexical overlap would otherwise miss. A sentence with no content
     scores 1.0 (there is nothing to support).
     """
-    sentence, passage = _prepare(sentence), _prepare(passage)
+    sentence, passage = plain_text(sentence), plain_text(passage)
     units, _ = _units(sentence)
     if not units:
         return 1.0
@@ -240,7 +242,7 @@ def strict_support(sentence: str, passage: str, question: str = "") -> float:
     UNSEEN_RUN content characters the passage and question do not cover (an invented
     clause). A sentence that only restates the question scores 0.
     """
-    text, asked, passage = _prepare(sentence), _prepare(question), _prepare(passage)
+    text, asked, passage = plain_text(sentence), plain_text(question), plain_text(passage)
     known, given = _glue_free_units(passage), _glue_free_units(asked)
     cap = 1.0
     quoted = [n.strip() for n in _QUOTED.findall(text)] + _LATIN_WORD.findall(text)
@@ -277,11 +279,11 @@ def strict_support(sentence: str, passage: str, question: str = "") -> float:
 def is_claim(text: str) -> bool:
     """Does the sentence state something to check (not a list number like "1." or a
     connective like "综上所述：")?"""
-    return _units(_prepare(text))[1] >= 2 and not _is_connective(text)
+    return _units(plain_text(text))[1] >= 2 and not _is_connective(text)
 
 
 def _is_connective(text: str) -> bool:
-    content = "".join(_TOKEN.findall(_prepare(text)))
+    content = "".join(_TOKEN.findall(plain_text(text)))
     if content in _CONNECTIVES:
         return True
     return text.rstrip().endswith((":", "：")) and len(content) <= _LEAD_IN_MAX_CHARS
@@ -308,7 +310,7 @@ def check_support(parsed: ParsedAnswer, passages: list[str], threshold: float = 
             ]
             if max(scores, default=0.0) < threshold:
                 unsupported.append(sentence.text)
-        elif _units(_prepare(sentence.text))[1] >= MIN_CONTENT_CHARS and not _is_connective(
+        elif _units(plain_text(sentence.text))[1] >= MIN_CONTENT_CHARS and not _is_connective(
             sentence.text
         ):
             unsupported.append(sentence.text)

@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import re
 
-from rag.answering.citations import GLUE, normalize_markers
+from rag.answering.citations import GLUE, normalize_markers, plain_text
 
 GROUNDED_SHARE = 1 / 3  # more than this share must be there (chosen on dev)
 
-_MARKER = re.compile(r"\[\d{1,2}\]")
 # Words about the passages, not from them ("根据资料[1],…").
 _META = re.compile(r"根据|依据|资料|材料|报道|文中|提到|显示|中的信息")
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
@@ -29,17 +28,16 @@ _CJK_RUN = re.compile(f"[{_CJK}]+")
 _NOT_CONTENT = re.compile(f"[^{_CJK}]+|[{''.join(sorted(GLUE))}]")
 _LATIN = re.compile(r"[A-Za-z]")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
-_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 
 
 def _plain(text: str) -> str:
-    return _THOUSANDS.sub("", _MARKER.sub(" ", normalize_markers(text)))
+    return plain_text(normalize_markers(text))
 
 
 def _content(text: str) -> set[str]:
-    """Chinese character pairs and numbers: what a claim is made of. Runs are cut at glue
-    characters ("的", "和"), which claim nothing and vary with the wording."""
-    text = _plain(text)
+    """Chinese character pairs and numbers of a `_plain` text: what a claim is made of.
+    Runs are cut at glue characters ("的", "和"), which claim nothing and vary with the
+    wording."""
     runs = _NOT_CONTENT.split(_META.sub(" ", text))
     pairs = {run[i : i + 2] for run in runs for i in range(len(run) - 1)}
     return pairs | set(_NUMBER.findall(text))
@@ -55,8 +53,8 @@ def found_answer(answer: str, question: str, passages: list[str]) -> bool | None
     chinese = sum(len(run) for run in _CJK_RUN.findall(plain))
     if not chinese or chinese < len(_LATIN.findall(plain)):
         return None
-    added = _content(answer) - _content(question)
+    added = _content(plain) - _content(_plain(question))
     if not added:
         return False
-    held = _content("\n".join(passages))
+    held = _content(_plain("\n".join(passages)))
     return len(added & held) / len(added) > GROUNDED_SHARE
