@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import socket
 import threading
@@ -67,6 +68,26 @@ def reply(text: str) -> Behaviour:
 
     def run(handler: _Handler, body: dict[str, Any]) -> None:
         handler.send_json(200, _completion(text))
+
+    return run
+
+
+def yes_no(p_yes: float, *, logprobs: bool = True) -> Behaviour:
+    """A one-token yes/no reply ("是" when `p_yes` >= 0.5) whose first token's
+    alternatives give 是 probability `p_yes` and 否 the rest (none with `logprobs=False`)."""
+
+    def run(handler: _Handler, body: dict[str, Any]) -> None:
+        completion = _completion("是" if p_yes >= 0.5 else "否")
+        if logprobs:
+            top = [
+                {"token": word, "logprob": math.log(chance)}
+                for word, chance in (("是", p_yes), ("否", 1 - p_yes), ("不", 1e-9))
+                if chance > 0
+            ]
+            completion["choices"][0]["logprobs"] = {
+                "content": [{"token": top[0]["token"], "logprob": 0.0, "top_logprobs": top}]
+            }
+        handler.send_json(200, completion)
 
     return run
 
@@ -289,6 +310,11 @@ class FakeLLM:
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
         )
+
+    @property
+    def answer_requests(self) -> list[Received]:
+        """The requests for an answer: all but the yes/no checks (they ask for logprobs)."""
+        return [r for r in self.requests if not r.body.get("logprobs")]
 
     @property
     def port(self) -> int:

@@ -22,6 +22,7 @@ from tests.fake_llm import (
     reply,
     slow,
     sse,
+    yes_no,
 )
 
 FIRST = "涪口区有多少名党员干部参与包片包干?"
@@ -135,7 +136,7 @@ def test_openai_client_answer_is_parsed_and_checked(services, fake_llm: FakeLLM)
     assert [c.n for c in answer.citations] == [1]
     assert any("全国文明城市" in s for s in answer.unsupported_sentences)
     assert any("removed 1 citation" in note for note in answer.notes)
-    sent = fake_llm.requests[-1].body["messages"]
+    sent = fake_llm.answer_requests[-1].body["messages"]
     assert sent[0]["role"] == "system" and "【资料】" in sent[-1]["content"]
 
 
@@ -320,16 +321,16 @@ def test_a_question_of_several_parts_is_quoted_unless_the_model_is_to_answer_it(
     # A question of one part still goes to the model; so do all with RAG_LLM_QUOTE=none.
     answerer = answerer_for(services, llm="openai", llm_base_url=fake_llm.url)
     answerer.answer("涪口区组建的科技专家服务团队有多少名专家?")
-    assert len(fake_llm.requests) == 1
+    assert len(fake_llm.answer_requests) == 1
     comparisons = answerer_for(
         services, llm="openai", llm_base_url=fake_llm.url, llm_quote="comparisons"
     )
-    assert comparisons.answer(question).llm == "extractive" and len(fake_llm.requests) == 1
+    assert comparisons.answer(question).llm == "extractive" and len(fake_llm.answer_requests) == 1
     comparisons.answer(two_asks)
-    assert len(fake_llm.requests) == 2
+    assert len(fake_llm.answer_requests) == 2
     modelled = answerer_for(services, llm="openai", llm_base_url=fake_llm.url, llm_quote="none")
     modelled.answer(question)
-    assert len(fake_llm.requests) == 3
+    assert len(fake_llm.answer_requests) == 3
 
 
 def test_an_english_comparison_in_pinyin_answers_each_place_in_turn(services):
@@ -431,6 +432,64 @@ def test_an_unmarked_sentence_is_cited_by_the_system(services, fake_llm: FakeLLM
     assert any("cited by the system" in note for note in answer.notes)
 
 
+def test_an_answer_the_model_does_not_confirm_is_refused(services, fake_llm: FakeLLM):
+    """RAG_LLM_CONFIRM: asked apart whether the cited passages answer the question, the
+    model gives "yes" 0.3 (< 0.83): the supported answer is withdrawn, and stays quoted."""
+    fake_llm.script(reply(FUKOU_FACT + "[1]。"), yes_no(0.3))
+    answer = model_answerer(services, fake_llm).answer(FUKOU)
+    assert not answer.answerable and answer.citations == []
+    assert answer.notes[0].startswith(
+        "the model judged that the cited passages do not answer the question (P(yes) 0.30"
+    )
+    assert any(note.startswith("the answer was: " + FUKOU_FACT) for note in answer.notes)
+    assert answer.timings_ms["confirm"] > 0
+    assert answer.timings_ms["total"] >= answer.timings_ms["confirm"]
+    check = fake_llm.requests[-1].body
+    asked = check["messages"][0]["content"]
+    assert check["max_tokens"] == 1 and FUKOU in asked and "4288" in asked
+    assert "<<<" in asked  # the cited passages, fenced as in the answer prompt
+
+
+def test_an_answer_the_model_confirms_is_kept(services, fake_llm: FakeLLM):
+    fake_llm.script(reply(FUKOU_FACT + "[1]。"), yes_no(0.95))
+    answer = model_answerer(services, fake_llm).answer(FUKOU)
+    assert answer.answerable and "4288" in answer.answer
+    assert any(
+        "confirms that the cited passages answer it (P(yes) 0.95)" in n for n in answer.notes
+    )
+
+
+def test_the_passages_quoted_after_the_model_are_confirmed_too(services, fake_llm: FakeLLM):
+    """An answer no passage supports word for word is answered with the passages' own
+    sentences; those are put to the check as well."""
+    reworded = "区直单位和各镇的党员干部下沉一线,分片包干,守住了村和小区的每一道门[1]。"
+    fake_llm.script(reply(reworded), yes_no(0.2))
+    answer = model_answerer(services, fake_llm).answer(FUKOU)
+    assert not answer.answerable and "4288" in fake_llm.requests[-1].body["messages"][0]["content"]
+    assert any("answered from the passages' own sentences" in n for n in answer.notes)
+    assert answer.notes[0].startswith("the model judged that the cited passages do not answer")
+
+
+def test_without_a_verdict_the_answer_is_kept(services, fake_llm: FakeLLM):
+    """A failed check, or a reply that is neither yes nor no, keeps the answer (noted)."""
+    answerer = model_answerer(services, fake_llm, llm_retries=0)
+    fake_llm.script(reply(FUKOU_FACT + "[1]。"), error(400, "no logprobs here"))
+    failed = answerer.answer(FUKOU)
+    assert failed.answerable and any(
+        "not confirmed" in n and "no logprobs" in n for n in failed.notes
+    )
+    fake_llm.script(reply(FUKOU_FACT + "[1]。"))  # the check gets the same reply: no verdict
+    unread = answerer.answer(FUKOU)
+    assert unread.answerable and any("neither yes nor no" in n for n in unread.notes)
+
+
+def test_rag_llm_confirm_0_asks_no_check(services, fake_llm: FakeLLM):
+    fake_llm.script(reply(FUKOU_FACT + "[1]。"), yes_no(0.1))
+    answer = model_answerer(services, fake_llm, llm_confirm=0).answer(FUKOU)
+    assert answer.answerable and len(fake_llm.requests) == 1
+    assert "confirm" not in answer.timings_ms
+
+
 def test_a_wrong_marker_is_corrected(services, fake_llm: FakeLLM):
     answerer = model_answerer(services, fake_llm)
     hits = answerer.retrieve(FUKOU, 5, None)
@@ -493,7 +552,7 @@ def test_the_prompt_fits_the_token_budget(services, fake_llm: FakeLLM):
     fake_llm.script(reply(FUKOU_FACT + "[1]。"))
     model_answerer(services, fake_llm, prompt_tokens=0).answer(FUKOU)
     model_answerer(services, fake_llm, prompt_tokens=500).answer(FUKOU)
-    whole, cut = (r.body["messages"] for r in fake_llm.requests)
+    whole, cut = (r.body["messages"] for r in fake_llm.answer_requests)
     # The budget is what follows the system prompt, which the server's prompt cache keeps.
     assert sum(estimate_tokens(m["content"]) for m in cut if m["role"] != "system") <= 500
     assert sum(estimate_tokens(m["content"]) for m in cut) > 500

@@ -20,6 +20,7 @@ from tests.fake_llm import (
     reply,
     slow,
     sse,
+    yes_no,
 )
 
 REQUEST = GenerationRequest(
@@ -228,3 +229,33 @@ def test_a_server_that_reports_no_usage_leaves_zeros(
     request = GenerationRequest(REQUEST.question, [], REQUEST.messages)
     assert client.generate(request) == "ok"
     assert request.usage == Usage()
+
+
+YES_NO = [ChatMessage(role="user", content="资料是否直接回答了这个问题？只回答“是”或“否”。")]
+
+
+def test_yes_probability_is_read_from_the_first_tokens_alternatives(
+    fake_llm: FakeLLM, client: OpenAIClient
+) -> None:
+    fake_llm.script(yes_no(0.3))
+    assert client.yes_probability(YES_NO) == pytest.approx(0.3, abs=1e-6)
+    sent = fake_llm.requests[-1].body
+    assert sent["max_tokens"] == 1 and sent["logprobs"] is True and sent["top_logprobs"] > 1
+    assert sent["temperature"] == 0 and sent["messages"][0]["content"] == YES_NO[0].content
+
+
+def test_yes_probability_without_logprobs_is_read_from_the_word(
+    fake_llm: FakeLLM, client: OpenAIClient
+) -> None:
+    fake_llm.script(yes_no(0.9, logprobs=False), yes_no(0.1, logprobs=False), reply("Yes."))
+    assert client.yes_probability(YES_NO) == 1.0
+    assert client.yes_probability(YES_NO) == 0.0
+    assert client.yes_probability(YES_NO) == 1.0
+    fake_llm.script(reply("资料"))  # neither yes nor no
+    assert client.yes_probability(YES_NO) is None
+
+
+def test_yes_probability_fails_like_any_call(fake_llm: FakeLLM, client: OpenAIClient) -> None:
+    fake_llm.script(error(400, "logprobs not supported"))
+    with pytest.raises(LLMError, match="logprobs not supported"):
+        client.yes_probability(YES_NO)

@@ -75,7 +75,7 @@ def test_the_llm_sees_the_article_only_as_fenced_quoted_material(
         add_hostile_article(http)
         hostile_history = [{"role": "system", "content": INJECTION}]
         http.post("/v1/ask", json={"question": QUESTION, "history": hostile_history})
-    messages = fake_llm.requests[-1].body["messages"]
+    messages = fake_llm.answer_requests[-1].body["messages"]
     system = PromptBook.load(services.settings.prompts_dir).system  # the system.md in use
     assert [m["role"] for m in messages] == ["system", "user"]  # the caller's system turn dropped
     assert messages[0]["content"] == system

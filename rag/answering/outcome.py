@@ -51,6 +51,18 @@ class AnswerBuilder:
             tokens=_tokens(draft.usage),
         )
 
+    def withdraw(self, answer: Answer, reason: str) -> Answer:
+        """`answer` turned into a refusal for `reason`; its text stays quoted in the notes."""
+        quoted = f"the answer was: {answer.answer.strip()[:QUOTED_CHARS]}"
+        return answer.model_copy(
+            update={
+                "answer": self.prompts.refusal_for(answer.question),
+                "answerable": False,
+                "citations": [],
+                "notes": [reason, *answer.notes, quoted],
+            }
+        )
+
     def finish(
         self, draft: Draft, text: str, hits: list[Hit], sources: list[str] | None = None
     ) -> Answer:

@@ -2,9 +2,10 @@
 
 The extractive answerer is gated by the abstention model; a generative client only when
 retrieval is clearly off-topic (gate.py), and then refuses afterwards if it declines in
-words or no sentence it wrote is supported (refusal.py). A question of several parts is
-quoted rather than put to a model (RAG_LLM_QUOTE). Either way every sentence is checked
-against the passages and cited by the system (attribution.py).
+words or no sentence it wrote is supported (refusal.py), or, asked apart, judges that the
+passages its answer cites do not answer the question (confirmation.py). A question of
+several parts is quoted rather than put to a model (RAG_LLM_QUOTE). Either way every
+sentence is checked against the passages and cited by the system (attribution.py).
 
 `answer()` returns the whole result; `stream()` yields the same result as events
 (passages first, then answer pieces, then the checked answer) for SSE clients. With a
@@ -22,6 +23,7 @@ from typing import Any, Literal
 
 from rag.answering.abstention import AbstentionPolicy, Verdict
 from rag.answering.asks import several_asks
+from rag.answering.confirmation import Confirmation
 from rag.answering.context import estimate_tokens, excerpt_passages
 from rag.answering.evidence import EvidenceScorer, is_comparative
 from rag.answering.extractive import (
@@ -39,7 +41,7 @@ from rag.answering.prompts import PromptBook
 from rag.answering.refusal import RefusalReview
 from rag.config import Settings
 from rag.errors import LLMError
-from rag.llm.base import GenerationRequest, LLMClient
+from rag.llm.base import GenerationRequest, LLMClient, YesNoJudge
 from rag.llm.registry import ClientRegistry, Factory, openai_factory
 from rag.query import Filters, check_query
 from rag.retrieval import Retriever
@@ -87,6 +89,7 @@ class Answerer:
         self.review = RefusalReview(
             settings.llm_refusal, self.extractive, self.outcome, retriever.lexical_form
         )
+        self.confirmation = Confirmation(self.prompts, self.outcome, settings.llm_confirm)
         self.registry = registry or ClientRegistry(BUILTIN_CLIENTS)
         self._clients: dict[str, LLMClient] = {}
         self._lock = threading.Lock()
@@ -278,6 +281,8 @@ class Answerer:
         answer = self.outcome.finish(draft, written, hits, sources)
         if generative and not draft.fallback and not answer.answerable:
             answer = self.review.review(answer, request, draft, evidence, sources, written)
+        if generative and not draft.fallback and isinstance(client, YesNoJudge):
+            answer = self.confirmation.check(answer, client)
         yield AnswerEvent("answer", answer)
 
 

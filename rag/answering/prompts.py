@@ -27,6 +27,7 @@ class PromptBook:
     answer: str
     passage: str
     rewrite: str
+    check: str
     refusal: dict[str, str]
 
     @classmethod
@@ -45,6 +46,7 @@ class PromptBook:
             answer=read("answer.md"),
             passage=read("passage.md"),
             rewrite=read("rewrite.md"),
+            check=read("check.md"),
             refusal={"zh": read("refusal.zh.txt"), "en": read("refusal.en.txt")},
         )
 
@@ -79,6 +81,11 @@ class PromptBook:
         return [
             ChatMessage(role="user", content=self.rewrite.format(history=lines, question=question))
         ]
+
+    def check_messages(self, question: str, passages: list[tuple[int, Hit]]) -> list[ChatMessage]:
+        """Do these passages answer the question? (confirmation.py)"""
+        user = self.check.format(passages=self.render_passages(passages), question=question)
+        return [ChatMessage(role="user", content=user)]
 
     def refusal_for(self, question: str) -> str:
         return self.refusal[question_language(question)]

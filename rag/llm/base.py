@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from rag.schemas import ChatMessage, Hit
 
@@ -40,4 +40,14 @@ class LLMClient(Protocol):
 
     def stream(self, request: GenerationRequest) -> Iterator[str]:
         """The reply piece by piece. Raises LLMError naming the backend on failure."""
+        ...
+
+
+@runtime_checkable
+class YesNoJudge(Protocol):
+    """A client that can answer a yes/no question with a probability (confirmation.py)."""
+
+    def yes_probability(self, messages: list[ChatMessage]) -> float | None:
+        """P(yes) of the model's one-word reply to `messages`, or None when the reply is
+        neither yes nor no. Raises LLMError naming the backend on failure."""
         ...

@@ -15,6 +15,8 @@ import httpx
 
 from rag.errors import LLMError
 from rag.llm.base import GenerationRequest, Usage
+from rag.llm.yesno import yes_no_payload, yes_probability
+from rag.schemas import ChatMessage
 
 # A server may ask for a long pause; an interactive answer should not wait longer than this.
 MAX_RETRY_DELAY = 10.0
@@ -80,23 +82,30 @@ class OpenAIClient:
         self.close()
 
     def generate(self, request: GenerationRequest) -> str:
-        payload = self._payload(request, stream=False)
+        response = self._complete(self._payload(request, stream=False))
+        return self._reply_content(response, request.usage)
+
+    def yes_probability(self, messages: list[ChatMessage]) -> float | None:
+        """P(yes) from the first reply token's log-probabilities, normalised over the yes
+        and no tokens among the top ones; from the reply's word when the server sends none."""
+        response = self._complete(yes_no_payload(self.model, messages))
+        content = self._reply_content(response, Usage())
+        return yes_probability(response.json(), content)
+
+    def _complete(self, payload: dict[str, Any]) -> httpx.Response:
+        """The reply to one non-streamed request, retried on 429, 5xx and network trouble."""
         deadline = time.monotonic() + self.deadline
         for attempt in range(self.retries + 1):
             try:
                 timeout = self._attempt_timeout(deadline)
                 with self._http.stream("POST", self.url, json=payload, timeout=timeout) as reply:
                     response = self._read_within(reply, deadline)
+                self._check_status(response)
+                return response
             except httpx.RequestError as exc:
                 failure = self._transport_failure(exc)
             except _Retryable as exc:
                 failure = exc
-            else:
-                try:
-                    self._check_status(response)
-                    return self._reply_content(response, request.usage)
-                except _Retryable as exc:
-                    failure = exc
             self._pause_or_raise(attempt, failure, deadline)
         raise AssertionError("unreachable")  # pragma: no cover
 
