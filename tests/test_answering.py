@@ -433,10 +433,10 @@ def test_an_unmarked_sentence_is_cited_by_the_system(services, fake_llm: FakeLLM
 
 
 def test_an_answer_the_model_does_not_confirm_is_refused(services, fake_llm: FakeLLM):
-    """RAG_LLM_CONFIRM: asked apart whether the cited passages answer the question, the
-    model gives "yes" 0.3 (< 0.83): the supported answer is withdrawn, and stays quoted."""
+    """RAG_LLM_CONFIRM=0.83: asked apart whether the cited passages answer the question,
+    the model gives "yes" 0.3: the supported answer is withdrawn, and stays quoted."""
     fake_llm.script(reply(FUKOU_FACT + "[1]。"), yes_no(0.3))
-    answer = model_answerer(services, fake_llm).answer(FUKOU)
+    answer = model_answerer(services, fake_llm, llm_confirm=0.83).answer(FUKOU)
     assert not answer.answerable and answer.citations == []
     assert answer.notes[0].startswith(
         "the model judged that the cited passages do not answer the question (P(yes) 0.30"
@@ -452,7 +452,7 @@ def test_an_answer_the_model_does_not_confirm_is_refused(services, fake_llm: Fak
 
 def test_an_answer_the_model_confirms_is_kept(services, fake_llm: FakeLLM):
     fake_llm.script(reply(FUKOU_FACT + "[1]。"), yes_no(0.95))
-    answer = model_answerer(services, fake_llm).answer(FUKOU)
+    answer = model_answerer(services, fake_llm, llm_confirm=0.83).answer(FUKOU)
     assert answer.answerable and "4288" in answer.answer
     assert any(
         "confirms that the cited passages answer it (P(yes) 0.95)" in n for n in answer.notes
@@ -464,7 +464,7 @@ def test_the_passages_quoted_after_the_model_are_confirmed_too(services, fake_ll
     sentences; those are put to the check as well."""
     reworded = "区直单位和各镇的党员干部下沉一线,分片包干,守住了村和小区的每一道门[1]。"
     fake_llm.script(reply(reworded), yes_no(0.2))
-    answer = model_answerer(services, fake_llm).answer(FUKOU)
+    answer = model_answerer(services, fake_llm, llm_confirm=0.83).answer(FUKOU)
     assert not answer.answerable and "4288" in fake_llm.requests[-1].body["messages"][0]["content"]
     assert any("answered from the passages' own sentences" in n for n in answer.notes)
     assert answer.notes[0].startswith("the model judged that the cited passages do not answer")
@@ -472,7 +472,7 @@ def test_the_passages_quoted_after_the_model_are_confirmed_too(services, fake_ll
 
 def test_without_a_verdict_the_answer_is_kept(services, fake_llm: FakeLLM):
     """A failed check, or a reply that is neither yes nor no, keeps the answer (noted)."""
-    answerer = model_answerer(services, fake_llm, llm_retries=0)
+    answerer = model_answerer(services, fake_llm, llm_retries=0, llm_confirm=0.83)
     fake_llm.script(reply(FUKOU_FACT + "[1]。"), error(400, "no logprobs here"))
     failed = answerer.answer(FUKOU)
     assert failed.answerable and any(
@@ -483,9 +483,9 @@ def test_without_a_verdict_the_answer_is_kept(services, fake_llm: FakeLLM):
     assert unread.answerable and any("neither yes nor no" in n for n in unread.notes)
 
 
-def test_rag_llm_confirm_0_asks_no_check(services, fake_llm: FakeLLM):
+def test_rag_llm_confirm_0_the_default_asks_no_check(services, fake_llm: FakeLLM):
     fake_llm.script(reply(FUKOU_FACT + "[1]。"), yes_no(0.1))
-    answer = model_answerer(services, fake_llm, llm_confirm=0).answer(FUKOU)
+    answer = model_answerer(services, fake_llm).answer(FUKOU)
     assert answer.answerable and len(fake_llm.requests) == 1
     assert "confirm" not in answer.timings_ms
 
