@@ -603,6 +603,19 @@ def test_the_streams_final_event_carries_the_corrected_answer(services, fake_llm
     assert final.tokens == {"prompt": 100, "completion": len(deltas)}
 
 
+def test_a_streamed_answer_the_model_does_not_confirm_ends_in_a_refusal(
+    services, fake_llm: FakeLLM
+):
+    fake_llm.script(
+        sse(["涪口区77个区直单位、8个镇的", "4288名党员干部实行包片包干全覆盖。"]), yes_no(0.3)
+    )
+    events = list(model_answerer(services, fake_llm, llm_confirm=0.83).stream(FUKOU))
+    assert "".join(e.data for e in events if e.type == "delta") == FUKOU_FACT + "。"
+    final = events[-1].data
+    assert events[-1].type == "answer" and not final.answerable and final.citations == []
+    assert final.notes[0].startswith("the model judged that the cited passages do not answer")
+
+
 def test_the_prompts_quote_no_fact_of_the_corpus(seed_documents) -> None:
     """A small model copies a prompt's example into its answers ("4288名党员干部…" came
     back as the answer to unrelated questions), so no prompt may hold corpus text."""
