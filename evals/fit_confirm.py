@@ -16,13 +16,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import re
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from rag.answering.citations import parse_citations  # noqa: E402
 from rag.config import Settings  # noqa: E402
 from rag.services import Services  # noqa: E402
 
@@ -46,8 +46,8 @@ def main() -> None:
         if not record["answerable"] or any(n.startswith(NOT_CHECKED) for n in record["notes"]):
             continue
         hits = answerer.retrieve(record["question"], report["k"], None)
-        cited = sorted({int(n) for n in re.findall(r"\[(\d+)\]", record["answer"])})
-        passages = [(n, hits[n - 1]) for n in cited if 0 < n <= len(hits)]
+        cited = parse_citations(record["answer"], len(hits)).cited
+        passages = [(n, hits[n - 1]) for n in cited]
         chance = model.yes_probability(
             answerer.prompts.check_messages(record["question"], passages)
         )
