@@ -69,9 +69,10 @@ class Settings(BaseSettings):
     # kept uncited ("flag"); either way it is listed in `unsupported_sentences`.
     unsupported: Literal["drop", "flag"] = "drop"
     # A refusal after generation: the model declined in words, or wrote nothing the
-    # passages support word for word. "decline": only a decline in words refuses; an
-    # answer the check cannot verify is answered with the passages' own sentences (as the
-    # extractive client, `fallback` true). "evidence": the abstention model decides both.
+    # passages support word for word. "decline": a decline in words refuses, and so does
+    # an unsupported answer that found nothing (grounding.py); any other answer the check
+    # cannot verify is answered with the passages' own sentences (as the extractive
+    # client, `fallback` true). "evidence": the abstention model decides both.
     # "model": every such refusal stands. Measured in the README ("Answering with an LLM").
     llm_refusal: Literal["decline", "evidence", "model"] = "decline"
     # The answer prompt after the system prompt (passages, question, history; the system

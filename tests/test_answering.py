@@ -208,6 +208,24 @@ def test_an_answer_that_found_nothing_in_the_passages_is_a_refusal(
     assert lenient.answerable and lenient.fallback and "4288" in lenient.answer
 
 
+def test_an_unsupported_answer_stating_a_figure_is_a_refusal(services, fake_llm: FakeLLM):
+    """RAG_LLM_REFUSAL=decline: the passages hold "77" (units), but the model's sentence
+    putting it in the asked place is not supported; quoting the passages would pass
+    their other figures off as the answer. Without a figure it is quoted (test above)."""
+    question = "涪口区有多少名党员干部对村(社区)实行包片包干?"
+    written = "包片包干的党员干部有77名[1]。"
+    fake_llm.script(reply(written))
+    answer = answerer_for(services, llm="openai", llm_base_url=fake_llm.url).answer(question)
+    assert not answer.answerable and answer.citations == [] and not answer.fallback
+    assert answer.notes[0].startswith("the model found no answer in the passages: it put a")
+    assert answer.unsupported_sentences and "4288" not in answer.answer
+    fake_llm.script(reply(written))
+    lenient = answerer_for(
+        services, llm="openai", llm_base_url=fake_llm.url, llm_refusal="evidence"
+    ).answer(question)
+    assert lenient.answerable and lenient.fallback and "4288" in lenient.answer
+
+
 def test_streamed_model_answer(services, fake_llm: FakeLLM):
     fake_llm.script(sse(["北塔区“丰江管家”", "已发展到56名成员", "[1]。"]))
     answerer = answerer_for(services, llm="openai", llm_base_url=fake_llm.url)

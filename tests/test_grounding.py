@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answering.grounding import found_answer
+from rag.answering.grounding import adds_figure, found_answer
 
 QUESTION = "永州上半年签约的106个湘商回归项目中,已经开工建设的有多少个?"
 PASSAGES = [
@@ -42,3 +42,20 @@ def test_an_english_question_is_read_with_the_chinese_words_it_spells():
 def test_markers_in_any_style_and_thousands_separators_are_not_content():
     assert found_answer("全市签约项目106个【1】,总投资324亿元。", QUESTION, PASSAGES) is True
     assert found_answer("开工项目达1,060个[2]。", QUESTION, ["开工项目达1060个。"]) is True
+
+
+@pytest.mark.parametrize(
+    ("answer", "adds"),
+    [
+        # The passages' figure for something else, put in the asked place.
+        ("已经开工建设的湘商回归项目有91个[1]。", True),
+        ("开工项目达1,060个[2]。", True),
+        # Only the question's own figures: nothing stated by them.
+        ("106个湘商回归项目正在推进建设[1]。", False),
+        ("湘商回归项目正在陆续开工建设。", False),
+        # English never passes the check word for word, so it is not read.
+        ("91 of the 106 projects had started construction [1].", None),
+    ],
+)
+def test_a_figure_the_question_does_not_state_is_found(answer, adds):
+    assert adds_figure(answer, QUESTION) is adds

@@ -11,6 +11,11 @@ So what the answer adds to the question (Chinese character pairs and numbers the
 does not have) is looked up in the passages: an answer that adds nothing, or of whose
 additions no more than a third are there, found nothing. Only a Chinese answer is read: an
 English one shares little but numbers with Chinese passages.
+
+A figure is read more strictly. A model that found the asked figure copies the sentence
+that holds it closely enough to pass the check; an unsupported Chinese answer that states
+a figure the question does not has, on dev, mostly put the passages' figure for something
+else in the asked place ("…一共培训了12人次" where the 12 counts other things): `adds_figure`.
 """
 
 from __future__ import annotations
@@ -34,6 +39,12 @@ def _plain(text: str) -> str:
     return plain_text(normalize_markers(text))
 
 
+def _chinese(plain: str) -> bool:
+    """Written mainly in Chinese: more Chinese characters than Latin letters."""
+    chinese = sum(len(run) for run in _CJK_RUN.findall(plain))
+    return bool(chinese) and chinese >= len(_LATIN.findall(plain))
+
+
 def _content(text: str) -> set[str]:
     """Chinese character pairs and numbers of a `_plain` text: what a claim is made of.
     Runs are cut at glue characters ("的", "和"), which claim nothing and vary with the
@@ -50,11 +61,21 @@ def found_answer(answer: str, question: str, passages: list[str]) -> bool | None
     `question` should carry the Chinese words an English question spells or glosses.
     """
     plain = _plain(answer)
-    chinese = sum(len(run) for run in _CJK_RUN.findall(plain))
-    if not chinese or chinese < len(_LATIN.findall(plain)):
+    if not _chinese(plain):
         return None
     added = _content(plain) - _content(_plain(question))
     if not added:
         return False
     held = _content(_plain("\n".join(passages)))
     return len(added & held) / len(added) > GROUNDED_SHARE
+
+
+def adds_figure(answer: str, question: str) -> bool | None:
+    """Whether `answer` states a number `question` does not; None when it is not written
+    mainly in Chinese (an English answer never passes the check word for word, so failing
+    it says nothing)."""
+    plain = _plain(answer)
+    if not _chinese(plain):
+        return None
+    asked = set(_NUMBER.findall(_plain(question)))
+    return any(number not in asked for number in _NUMBER.findall(plain))

@@ -2,10 +2,10 @@
 
 Small models decline answerable questions, and write answers the support check cannot
 verify word for word. "decline" (the default) keeps a decline in words, and an answer
-that found nothing in the passages (it restates the question, or what it adds is not
-there: grounding.py); it answers the rest with the passages' own sentences. "evidence"
-lets the abstention model decide both; "model" keeps every refusal. Measured in the
-README ("Answering with an LLM").
+that found nothing in the passages (it restates the question, what it adds is not there,
+or it states a figure in words they do not support: grounding.py); it answers the rest
+with the passages' own sentences. "evidence" lets the abstention model decide both;
+"model" keeps every refusal. Measured in the README ("Answering with an LLM").
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Literal
 
 from rag.answering.abstention import Verdict
 from rag.answering.extractive import ExtractiveClient
-from rag.answering.grounding import found_answer
+from rag.answering.grounding import adds_figure, found_answer
 from rag.answering.outcome import AnswerBuilder, Draft
 from rag.llm.base import GenerationRequest
 from rag.schemas import Answer
@@ -52,11 +52,8 @@ class RefusalReview:
         mode = self.mode
         if mode == "model" or (mode == "decline" and draft.declined):
             return refused
-        if mode == "decline" and self._found_nothing(written, request):
-            reason = (
-                "the model found no answer in the passages: it restated the question, "
-                "or what it added is not in them"
-            )
+        reason = self._no_answer(written, request) if mode == "decline" else None
+        if reason:
             return refused.model_copy(update={"notes": [reason, *refused.notes]})
         if mode == "evidence" and not evidence.answerable:
             return refused
@@ -83,6 +80,18 @@ class RefusalReview:
         unsupported = [*refused.unsupported_sentences, *answer.unsupported_sentences]
         return answer.model_copy(update={"unsupported_sentences": unsupported})
 
-    def _found_nothing(self, written: str, request: GenerationRequest) -> bool:
-        passages = [hit.text for hit in request.passages]
-        return found_answer(written, self.spelled(request.question), passages) is False
+    def _no_answer(self, written: str, request: GenerationRequest) -> str | None:
+        """Why what the model `written` (no sentence of it supported) answers nothing, if
+        it does not (grounding.py)."""
+        question = self.spelled(request.question)
+        if found_answer(written, question, [hit.text for hit in request.passages]) is False:
+            return (
+                "the model found no answer in the passages: it restated the question, "
+                "or what it added is not in them"
+            )
+        if adds_figure(written, question):
+            return (
+                "the model found no answer in the passages: it put a figure in words they "
+                "do not support (their figure for something else, or none of theirs)"
+            )
+        return None
