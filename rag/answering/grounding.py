@@ -14,8 +14,9 @@ English one shares little but numbers with Chinese passages.
 
 A figure is read more strictly. A model that found the asked figure copies the sentence
 that holds it closely enough to pass the check; an unsupported Chinese answer that states
-a figure the question does not has, on dev, mostly put the passages' figure for something
-else in the asked place ("…一共培训了12人次" where the 12 counts other things): `adds_figure`.
+a figure the question does not has, on dev, put in the asked place a figure the passages
+give for something else ("株洲市长热线2021年收到的物业管理投诉有5082件" where they give 5082
+for 2020), or none of theirs: `adds_figure`.
 """
 
 from __future__ import annotations

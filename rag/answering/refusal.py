@@ -81,8 +81,8 @@ class RefusalReview:
         return answer.model_copy(update={"unsupported_sentences": unsupported})
 
     def _no_answer(self, written: str, request: GenerationRequest) -> str | None:
-        """Why what the model `written` (no sentence of it supported) answers nothing, if
-        it does not (grounding.py)."""
+        """Why `written` (the model's answer, no sentence of it supported) answers
+        nothing, or None when it may answer (grounding.py)."""
         question = self.spelled(request.question)
         if found_answer(written, question, [hit.text for hit in request.passages]) is False:
             return (
