@@ -53,13 +53,12 @@ class AnswerBuilder:
 
     def withdraw(self, answer: Answer, reason: str) -> Answer:
         """`answer` turned into a refusal for `reason`; its text stays quoted in the notes."""
-        quoted = f"the answer was: {answer.answer.strip()[:QUOTED_CHARS]}"
         return answer.model_copy(
             update={
                 "answer": self.prompts.refusal_for(answer.question),
                 "answerable": False,
                 "citations": [],
-                "notes": [reason, *answer.notes, quoted],
+                "notes": [reason, *answer.notes, _quoted(answer.answer)],
             }
         )
 
@@ -83,7 +82,7 @@ class AnswerBuilder:
         if not result.claims:
             reason = reason or "no sentence of the answer is supported by the passages"
         if reason:
-            draft.notes.append(f"the answer was: {text.strip()[:QUOTED_CHARS]}")
+            draft.notes.append(_quoted(text))
             return self.refusal(draft, reason, result.unsupported)
         return Answer(
             question=draft.question,
@@ -118,3 +117,8 @@ def _notes(result: Attribution, mode: UnsupportedMode) -> list[str]:
         done = "dropped" if mode == "drop" else "kept, flagged as unsupported"
         notes.append(f"{len(result.unsupported)} sentence(s) no passage supports: {done}")
     return notes
+
+
+def _quoted(text: str) -> str:
+    """The note that keeps a refused answer's text for the reader."""
+    return f"the answer was: {text.strip()[:QUOTED_CHARS]}"
